@@ -1,0 +1,2 @@
+//! loadgen: per-packet latency through any NG-speaking relay.
+fn main() {}

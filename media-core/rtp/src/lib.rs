@@ -1,0 +1,2 @@
+//! Zero-copy RTP and RTCP views.
+#![deny(unsafe_code)]

@@ -1,0 +1,2 @@
+//! SDP parsing and rewriting for a media relay.
+#![deny(unsafe_code)]

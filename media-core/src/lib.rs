@@ -1,0 +1,2 @@
+//! media-core: sluice's media plane.
+#![deny(unsafe_code)]

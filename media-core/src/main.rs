@@ -1,0 +1,2 @@
+//! The `media-core` daemon.
+fn main() {}

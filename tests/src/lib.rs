@@ -1,0 +1,2 @@
+//! Shared harness for sluice's integration tests: processes, peers, NG client.
+#![deny(unsafe_code)]
