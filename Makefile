@@ -1,0 +1,35 @@
+# The README's two commands: `make run` and `make test`.
+# Both first make sure the machine has what they need (scripts/setup.sh).
+
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+CARGO ?= cargo
+# Extra arguments for media-core, e.g. `make run ARGS="--workers 2"`.
+ARGS ?=
+
+.PHONY: all run test setup fmt-check clippy test-only build
+
+all: test
+
+setup:
+	./scripts/setup.sh
+
+# media-core with its embedded default config (NG on 127.0.0.1:2223).
+run: setup
+	$(CARGO) run --release -p media-core -- $(ARGS)
+
+# Release build for tests: the relay tests measure audio timing.
+test: setup fmt-check clippy test-only
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+test-only:
+	$(CARGO) test --workspace --release
+
+build: setup
+	$(CARGO) build --workspace --release
