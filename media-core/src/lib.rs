@@ -1,2 +1,11 @@
 //! media-core: sluice's media plane.
+//!
+//! - [`config`]: flags, TOML file and the embedded default.
+//! - [`relay`]: the sans-IO per-packet core (latching, routing, counters).
+//! - [`worker`]: pinned threads driving the relay with io_uring.
+//! - [`control`]: the NG server, call table, SDP rewriting, port allocation.
+//! - [`daemon`]: wires them together and handles signals.
 #![deny(unsafe_code)]
+
+pub mod config;
+pub mod relay;

@@ -1,0 +1,109 @@
+//! Per-socket counters kept by the worker that owns the socket.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Why a packet was not forwarded. `Copy`, no payload: dropping a packet
+/// costs one counter increment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// Neither RTP nor RTCP (runt, wrong version, garbage).
+    Malformed = 0,
+    /// Larger than a receive buffer; the kernel truncated it.
+    Oversize = 1,
+    /// The other leg has no address yet (no answer, zero address).
+    NoDestination = 2,
+    /// Sent from an address other than the latched one under `strict source`.
+    WrongSource = 3,
+    /// The kernel refused the send.
+    SendFailed = 4,
+    /// RTP arriving on a port negotiated for RTCP only.
+    RtpOnRtcpPort = 5,
+}
+
+impl DropReason {
+    /// Number of reasons (size of the counter array).
+    pub const COUNT: usize = 6;
+    /// Every reason, in counter-array order.
+    pub const ALL: [DropReason; Self::COUNT] = [
+        DropReason::Malformed,
+        DropReason::Oversize,
+        DropReason::NoDestination,
+        DropReason::WrongSource,
+        DropReason::SendFailed,
+        DropReason::RtpOnRtcpPort,
+    ];
+
+    /// The name NG replies use for this reason.
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::Malformed => "malformed",
+            DropReason::Oversize => "oversize",
+            DropReason::NoDestination => "no destination",
+            DropReason::WrongSource => "wrong source",
+            DropReason::SendFailed => "send failed",
+            DropReason::RtpOnRtcpPort => "RTP on RTCP port",
+        }
+    }
+}
+
+/// Packets and bytes of one kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counter {
+    /// Packets forwarded.
+    pub packets: u64,
+    /// Bytes forwarded (UDP payload).
+    pub bytes: u64,
+}
+
+impl Counter {
+    /// Counts one packet of `len` bytes.
+    #[inline]
+    pub fn add(&mut self, len: usize) {
+        self.packets += 1;
+        self.bytes += len as u64;
+    }
+
+    /// Sum of two counters.
+    pub fn plus(self, other: Counter) -> Counter {
+        Counter {
+            packets: self.packets + other.packets,
+            bytes: self.bytes + other.bytes,
+        }
+    }
+}
+
+/// Everything counted for one local socket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    /// RTP received on this socket and forwarded.
+    pub rtp: Counter,
+    /// RTCP received on this socket and forwarded.
+    pub rtcp: Counter,
+    /// Packets received and not forwarded, by [`DropReason`].
+    pub drops: [u64; DropReason::COUNT],
+    /// When the last packet arrived (forwarded or not).
+    pub last_packet: Option<Instant>,
+    /// The remote address media is sent to, once learned.
+    pub latched: Option<SocketAddr>,
+}
+
+impl StreamStats {
+    /// Counts one dropped packet.
+    #[inline]
+    pub fn drop(&mut self, reason: DropReason) {
+        self.drops[reason as usize] += 1;
+    }
+
+    /// All drops, whatever the reason (NG's `errors`).
+    pub fn errors(&self) -> u64 {
+        self.drops.iter().sum()
+    }
+
+    /// Drops for one reason.
+    pub fn drops_for(&self, reason: DropReason) -> u64 {
+        self.drops[reason as usize]
+    }
+}

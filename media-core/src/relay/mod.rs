@@ -1,0 +1,10 @@
+//! The sans-IO forwarding core each worker runs: which socket a packet
+//! leaves through, to where, and what gets counted.
+
+pub mod counters;
+pub mod table;
+
+pub use counters::{Counter, DropReason, StreamStats};
+pub use table::{
+    CallSerial, LatchPolicy, RelayTable, Role, SlotRef, SocketConfig, SocketKey, Verdict,
+};

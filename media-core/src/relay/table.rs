@@ -1,0 +1,679 @@
+//! The forwarding table one worker owns: its sockets, where each one's
+//! packets go, latching, and counters. Pure: no sockets, no clock; the
+//! worker's driver feeds it packets and carries out its verdicts.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use sluice_rtp::{classify, PacketKind};
+
+use super::counters::{DropReason, StreamStats};
+
+/// Identifies a local media socket across the control thread and the
+/// workers: interface index in the high half, port in the low half.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketKey(pub u32);
+
+impl SocketKey {
+    /// The key of `port` on interface number `interface`.
+    pub fn new(interface: u16, port: u16) -> Self {
+        Self(u32::from(interface) << 16 | u32::from(port))
+    }
+
+    /// The local port.
+    pub fn port(self) -> u16 {
+        (self.0 & 0xffff) as u16
+    }
+
+    /// The interface index.
+    pub fn interface(self) -> u16 {
+        (self.0 >> 16) as u16
+    }
+}
+
+/// A call as workers know it: a number, not a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CallSerial(pub u64);
+
+/// What a socket was negotiated to carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// RTP, and RTCP too when the leg multiplexes (RFC 5761).
+    Rtp,
+    /// RTCP only.
+    Rtcp,
+}
+
+/// How a socket learns and trusts its remote address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatchPolicy {
+    /// Learn the remote from the first packet (symmetric RTP). When
+    /// false (`asymmetric`), media always goes to the SDP address.
+    pub learn: bool,
+    /// Drop packets from anywhere but the learned address.
+    pub strict_source: bool,
+    /// Re-learn whenever a packet comes from a new address.
+    pub media_handover: bool,
+}
+
+impl Default for LatchPolicy {
+    fn default() -> Self {
+        Self {
+            learn: true,
+            strict_source: false,
+            media_handover: false,
+        }
+    }
+}
+
+/// Everything the control thread decides about one socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketConfig {
+    /// The call the socket belongs to.
+    pub call: CallSerial,
+    /// What it carries.
+    pub role: Role,
+    /// The remote endpoint the SDP names for this leg, if any.
+    pub sdp_remote: Option<SocketAddr>,
+    /// The socket RTP received here leaves through.
+    pub rtp_out: Option<SocketKey>,
+    /// The socket RTCP received here leaves through.
+    pub rtcp_out: Option<SocketKey>,
+    /// Latching behaviour.
+    pub latch: LatchPolicy,
+}
+
+/// A handle to a live slot, checked against reuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotRef {
+    /// Index into the slab.
+    pub index: u32,
+    /// Generation of the slot when the handle was made.
+    pub generation: u32,
+}
+
+/// What to do with a received packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send the same bytes out of `out` to `to`.
+    Forward {
+        /// Slot of the socket to send from.
+        out: SlotRef,
+        /// Destination.
+        to: SocketAddr,
+    },
+    /// Drop it; the reason is already counted.
+    Drop(DropReason),
+}
+
+#[derive(Debug)]
+struct Slot {
+    generation: u32,
+    live: Option<Live>,
+}
+
+#[derive(Debug)]
+struct Live {
+    key: SocketKey,
+    config: SocketConfig,
+    rtp_out: Option<SlotRef>,
+    rtcp_out: Option<SlotRef>,
+    latched: Option<SocketAddr>,
+    created: Instant,
+    stats: StreamStats,
+}
+
+impl Live {
+    fn remote(&self) -> Option<SocketAddr> {
+        if self.config.latch.learn {
+            self.latched.or(self.config.sdp_remote)
+        } else {
+            self.config.sdp_remote
+        }
+    }
+}
+
+/// The sockets of one worker.
+#[derive(Debug, Default)]
+pub struct RelayTable {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    by_key: HashMap<SocketKey, u32>,
+}
+
+impl RelayTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of live sockets.
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    /// Whether there are no sockets.
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    /// Adds a socket (not yet configured: it drops everything with
+    /// `NoDestination` until [`RelayTable::configure`]).
+    pub fn insert(&mut self, key: SocketKey, call: CallSerial, now: Instant) -> SlotRef {
+        if let Some(old) = self.lookup(key) {
+            self.remove(key);
+            debug_assert!(self.get(old).is_none());
+        }
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    live: None,
+                });
+                u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 sockets per worker")
+            }
+        };
+        let slot = &mut self.slots[index as usize];
+        slot.live = Some(Live {
+            key,
+            config: SocketConfig {
+                call,
+                role: Role::Rtp,
+                sdp_remote: None,
+                rtp_out: None,
+                rtcp_out: None,
+                latch: LatchPolicy::default(),
+            },
+            rtp_out: None,
+            rtcp_out: None,
+            latched: None,
+            created: now,
+            stats: StreamStats::default(),
+        });
+        self.by_key.insert(key, index);
+        SlotRef {
+            index,
+            generation: slot.generation,
+        }
+    }
+
+    /// Applies the control thread's decisions to a socket. Output sockets
+    /// must already be inserted; a missing one leaves that route empty.
+    /// Returns false if `key` is unknown.
+    pub fn configure(&mut self, key: SocketKey, config: SocketConfig) -> bool {
+        let rtp_out = config.rtp_out.and_then(|k| self.lookup(k));
+        let rtcp_out = config.rtcp_out.and_then(|k| self.lookup(k));
+        let Some(live) = self.live_by_key_mut(key) else {
+            return false;
+        };
+        if live.config.sdp_remote != config.sdp_remote && !config.latch.learn {
+            live.latched = None;
+        }
+        live.config = config;
+        live.rtp_out = rtp_out;
+        live.rtcp_out = rtcp_out;
+        true
+    }
+
+    /// Removes a socket; returns its slot if it was live.
+    pub fn remove(&mut self, key: SocketKey) -> Option<SlotRef> {
+        let index = self.by_key.remove(&key)?;
+        let slot = &mut self.slots[index as usize];
+        let r = SlotRef {
+            index,
+            generation: slot.generation,
+        };
+        slot.live = None;
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(index);
+        Some(r)
+    }
+
+    /// The live slot for `key`.
+    pub fn lookup(&self, key: SocketKey) -> Option<SlotRef> {
+        let index = *self.by_key.get(&key)?;
+        Some(SlotRef {
+            index,
+            generation: self.slots[index as usize].generation,
+        })
+    }
+
+    /// The key of a live slot.
+    pub fn key_of(&self, slot: SlotRef) -> Option<SocketKey> {
+        self.get(slot).map(|l| l.key)
+    }
+
+    fn get(&self, slot: SlotRef) -> Option<&Live> {
+        let s = self.slots.get(slot.index as usize)?;
+        (s.generation == slot.generation)
+            .then_some(s.live.as_ref())
+            .flatten()
+    }
+
+    fn get_mut(&mut self, slot: SlotRef) -> Option<&mut Live> {
+        let s = self.slots.get_mut(slot.index as usize)?;
+        if s.generation == slot.generation {
+            s.live.as_mut()
+        } else {
+            None
+        }
+    }
+
+    fn live_by_key_mut(&mut self, key: SocketKey) -> Option<&mut Live> {
+        let slot = self.lookup(key)?;
+        self.get_mut(slot)
+    }
+
+    /// Decides what happens to `packet`, received on `slot` from `source`
+    /// at `now`. `truncated` is the kernel's word that it did not fit.
+    /// Counts the packet either way. Never allocates.
+    pub fn handle_packet(
+        &mut self,
+        slot: SlotRef,
+        source: SocketAddr,
+        packet: &[u8],
+        truncated: bool,
+        now: Instant,
+    ) -> Verdict {
+        let Some(live) = self.get_mut(slot) else {
+            // A completion for a socket closed meanwhile; nothing to count.
+            return Verdict::Drop(DropReason::NoDestination);
+        };
+        live.stats.last_packet = Some(now);
+        let verdict = Self::route(live, source, packet, truncated);
+        let (out, is_rtcp) = match verdict {
+            Ok(route) => route,
+            Err(reason) => {
+                live.stats.drop(reason);
+                return Verdict::Drop(reason);
+            }
+        };
+        let out_remote = out.and_then(|o| self.get(o).and_then(|l| l.remote().map(|r| (o, r))));
+        let live = self
+            .get_mut(slot)
+            .expect("slot was live a moment ago and nothing removed it");
+        match out_remote {
+            Some((out, to)) => {
+                if is_rtcp {
+                    live.stats.rtcp.add(packet.len());
+                } else {
+                    live.stats.rtp.add(packet.len());
+                }
+                Verdict::Forward { out, to }
+            }
+            None => {
+                live.stats.drop(DropReason::NoDestination);
+                Verdict::Drop(DropReason::NoDestination)
+            }
+        }
+    }
+
+    /// Source checks and latching; picks the output slot and whether the
+    /// packet is RTCP.
+    fn route(
+        live: &mut Live,
+        source: SocketAddr,
+        packet: &[u8],
+        truncated: bool,
+    ) -> Result<(Option<SlotRef>, bool), DropReason> {
+        if truncated {
+            return Err(DropReason::Oversize);
+        }
+        let is_rtcp = match (classify(packet), live.config.role) {
+            (PacketKind::Unknown, _) => return Err(DropReason::Malformed),
+            (PacketKind::Rtcp, _) => true,
+            (PacketKind::Rtp, Role::Rtp) => false,
+            (PacketKind::Rtp, Role::Rtcp) => return Err(DropReason::RtpOnRtcpPort),
+        };
+        let policy = live.config.latch;
+        match live.latched {
+            None => live.latched = Some(source),
+            Some(known) if known == source => {}
+            Some(_) if policy.strict_source => return Err(DropReason::WrongSource),
+            Some(_) if policy.media_handover => live.latched = Some(source),
+            Some(_) => {}
+        }
+        let out = if is_rtcp { live.rtcp_out } else { live.rtp_out };
+        Ok((out, is_rtcp))
+    }
+
+    /// Counts a send the kernel refused, against the socket it came in on.
+    pub fn count_send_failure(&mut self, slot: SlotRef) {
+        if let Some(live) = self.get_mut(slot) {
+            live.stats.drop(DropReason::SendFailed);
+        }
+    }
+
+    /// Counters of every socket of `call`.
+    pub fn call_stats(
+        &self,
+        call: CallSerial,
+    ) -> impl Iterator<Item = (SocketKey, StreamStats)> + '_ {
+        self.lives()
+            .filter(move |l| l.config.call == call)
+            .map(|l| (l.key, l.stats_with_latch()))
+    }
+
+    /// Counters of every socket.
+    pub fn all_stats(&self) -> impl Iterator<Item = (CallSerial, SocketKey, StreamStats)> + '_ {
+        self.lives()
+            .map(|l| (l.config.call, l.key, l.stats_with_latch()))
+    }
+
+    /// Calls none of whose sockets has seen a packet since `deadline`
+    /// (sockets that never saw one count from their creation).
+    pub fn idle_calls(&self, deadline: Instant) -> Vec<CallSerial> {
+        let mut latest: HashMap<CallSerial, Instant> = HashMap::new();
+        for l in self.lives() {
+            let seen = l.stats.last_packet.unwrap_or(l.created).max(l.created);
+            latest
+                .entry(l.config.call)
+                .and_modify(|t| *t = (*t).max(seen))
+                .or_insert(seen);
+        }
+        latest
+            .into_iter()
+            .filter(|(_, t)| *t < deadline)
+            .map(|(c, _)| c)
+            .collect()
+    }
+
+    /// Keys of all live sockets.
+    pub fn keys(&self) -> impl Iterator<Item = SocketKey> + '_ {
+        self.by_key.keys().copied()
+    }
+
+    fn lives(&self) -> impl Iterator<Item = &Live> {
+        self.slots.iter().filter_map(|s| s.live.as_ref())
+    }
+}
+
+impl Live {
+    fn stats_with_latch(&self) -> StreamStats {
+        StreamStats {
+            latched: self.remote(),
+            ..self.stats
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const A: SocketKey = SocketKey(1000);
+    const B: SocketKey = SocketKey(1002);
+
+    fn rtp() -> Vec<u8> {
+        let mut p = vec![0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7];
+        p.extend_from_slice(&[0xff; 160]);
+        p
+    }
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    /// A call: socket A faces the caller at :5000, socket B faces the callee at :6000.
+    fn call(latch: LatchPolicy) -> (RelayTable, SlotRef, SlotRef, Instant) {
+        let now = Instant::now();
+        let mut t = RelayTable::new();
+        let a = t.insert(A, CallSerial(1), now);
+        let b = t.insert(B, CallSerial(1), now);
+        let cfg = |remote: u16, out: SocketKey| SocketConfig {
+            call: CallSerial(1),
+            role: Role::Rtp,
+            sdp_remote: Some(addr(remote)),
+            rtp_out: Some(out),
+            rtcp_out: Some(out),
+            latch,
+        };
+        assert!(t.configure(A, cfg(5000, B)));
+        assert!(t.configure(B, cfg(6000, A)));
+        (t, a, b, now)
+    }
+
+    #[test]
+    fn forwards_both_ways_and_latches() {
+        let (mut t, a, b, now) = call(LatchPolicy::default());
+        let p = rtp();
+        assert_eq!(
+            t.handle_packet(a, addr(5000), &p, false, now),
+            Verdict::Forward {
+                out: b,
+                to: addr(6000)
+            }
+        );
+        // The callee sends from a port other than its SDP says: latch it.
+        assert_eq!(
+            t.handle_packet(b, addr(6100), &p, false, now),
+            Verdict::Forward {
+                out: a,
+                to: addr(5000)
+            }
+        );
+        assert_eq!(
+            t.handle_packet(a, addr(5000), &p, false, now),
+            Verdict::Forward {
+                out: b,
+                to: addr(6100)
+            }
+        );
+        let stats: Vec<_> = t.call_stats(CallSerial(1)).collect();
+        let a_stats = stats.iter().find(|(k, _)| *k == A).unwrap().1;
+        assert_eq!(a_stats.rtp.packets, 2);
+        assert_eq!(a_stats.rtp.bytes, 2 * 172);
+    }
+
+    #[test]
+    fn strict_source_drops_strangers_and_counts_them() {
+        let (mut t, a, _, now) = call(LatchPolicy {
+            strict_source: true,
+            ..LatchPolicy::default()
+        });
+        let p = rtp();
+        assert!(matches!(
+            t.handle_packet(a, addr(5000), &p, false, now),
+            Verdict::Forward { .. }
+        ));
+        assert_eq!(
+            t.handle_packet(a, addr(7777), &p, false, now),
+            Verdict::Drop(DropReason::WrongSource)
+        );
+        let s = t
+            .call_stats(CallSerial(1))
+            .find(|(k, _)| *k == A)
+            .unwrap()
+            .1;
+        assert_eq!(s.drops_for(DropReason::WrongSource), 1);
+        assert_eq!(s.rtp.packets, 1);
+    }
+
+    #[test]
+    fn media_handover_relatches() {
+        let (mut t, a, b, now) = call(LatchPolicy {
+            media_handover: true,
+            ..LatchPolicy::default()
+        });
+        let p = rtp();
+        t.handle_packet(a, addr(5000), &p, false, now);
+        t.handle_packet(a, addr(5500), &p, false, now);
+        assert_eq!(
+            t.handle_packet(b, addr(6000), &p, false, now),
+            Verdict::Forward {
+                out: a,
+                to: addr(5500)
+            }
+        );
+    }
+
+    #[test]
+    fn without_handover_a_stranger_is_forwarded_but_not_learned() {
+        let (mut t, a, b, now) = call(LatchPolicy::default());
+        let p = rtp();
+        t.handle_packet(a, addr(5000), &p, false, now);
+        assert!(matches!(
+            t.handle_packet(a, addr(5500), &p, false, now),
+            Verdict::Forward { .. }
+        ));
+        assert_eq!(
+            t.handle_packet(b, addr(6000), &p, false, now),
+            Verdict::Forward {
+                out: a,
+                to: addr(5000)
+            }
+        );
+    }
+
+    #[test]
+    fn asymmetric_sends_to_sdp_address() {
+        let (mut t, a, b, now) = call(LatchPolicy {
+            learn: false,
+            ..LatchPolicy::default()
+        });
+        let p = rtp();
+        t.handle_packet(b, addr(6100), &p, false, now);
+        assert_eq!(
+            t.handle_packet(a, addr(5000), &p, false, now),
+            Verdict::Forward {
+                out: b,
+                to: addr(6000)
+            }
+        );
+    }
+
+    #[test]
+    fn garbage_runts_and_oversize_are_counted_drops() {
+        let (mut t, a, _, now) = call(LatchPolicy::default());
+        assert_eq!(
+            t.handle_packet(a, addr(5000), b"x", false, now),
+            Verdict::Drop(DropReason::Malformed)
+        );
+        assert_eq!(
+            t.handle_packet(a, addr(5000), &[0u8; 40], false, now),
+            Verdict::Drop(DropReason::Malformed)
+        );
+        assert_eq!(
+            t.handle_packet(a, addr(5000), &rtp(), true, now),
+            Verdict::Drop(DropReason::Oversize)
+        );
+        let s = t
+            .call_stats(CallSerial(1))
+            .find(|(k, _)| *k == A)
+            .unwrap()
+            .1;
+        assert_eq!(s.errors(), 3);
+        assert_eq!(s.rtp.packets, 0);
+        // Garbage must not latch: the caller's real address still wins.
+        assert!(s.latched == Some(addr(5000)));
+    }
+
+    #[test]
+    fn no_destination_until_the_other_leg_is_known() {
+        let now = Instant::now();
+        let mut t = RelayTable::new();
+        let a = t.insert(A, CallSerial(1), now);
+        t.insert(B, CallSerial(1), now);
+        t.configure(
+            A,
+            SocketConfig {
+                call: CallSerial(1),
+                role: Role::Rtp,
+                sdp_remote: Some(addr(5000)),
+                rtp_out: Some(B),
+                rtcp_out: Some(B),
+                latch: LatchPolicy::default(),
+            },
+        );
+        assert_eq!(
+            t.handle_packet(a, addr(5000), &rtp(), false, now),
+            Verdict::Drop(DropReason::NoDestination)
+        );
+    }
+
+    #[test]
+    fn rtcp_goes_its_own_way_and_rtp_on_rtcp_port_is_dropped() {
+        let (mut t, a, b, now) = call(LatchPolicy::default());
+        const A_RTCP: SocketKey = SocketKey(1001);
+        const B_RTCP: SocketKey = SocketKey(1003);
+        let ar = t.insert(A_RTCP, CallSerial(1), now);
+        let br = t.insert(B_RTCP, CallSerial(1), now);
+        for (key, remote, out) in [(A_RTCP, 5001, B_RTCP), (B_RTCP, 6001, A_RTCP)] {
+            t.configure(
+                key,
+                SocketConfig {
+                    call: CallSerial(1),
+                    role: Role::Rtcp,
+                    sdp_remote: Some(addr(remote)),
+                    rtp_out: None,
+                    rtcp_out: Some(out),
+                    latch: LatchPolicy::default(),
+                },
+            );
+        }
+        // A muxes RTCP on its RTP port; B does not: route A's RTCP to B's RTCP socket.
+        t.configure(
+            A,
+            SocketConfig {
+                call: CallSerial(1),
+                role: Role::Rtp,
+                sdp_remote: Some(addr(5000)),
+                rtp_out: Some(B),
+                rtcp_out: Some(B_RTCP),
+                latch: LatchPolicy::default(),
+            },
+        );
+        let rr = [0x80, 201, 0, 1, 0, 0, 0, 5];
+        assert_eq!(
+            t.handle_packet(a, addr(5000), &rr, false, now),
+            Verdict::Forward {
+                out: br,
+                to: addr(6001)
+            }
+        );
+        assert_eq!(
+            t.handle_packet(br, addr(6001), &rr, false, now),
+            Verdict::Forward {
+                out: ar,
+                to: addr(5001)
+            }
+        );
+        assert_eq!(
+            t.handle_packet(ar, addr(5001), &rtp(), false, now),
+            Verdict::Drop(DropReason::RtpOnRtcpPort)
+        );
+        let _ = b;
+    }
+
+    #[test]
+    fn removed_sockets_stop_forwarding_and_slots_are_reused_safely() {
+        let (mut t, a, b, now) = call(LatchPolicy::default());
+        t.remove(B);
+        assert_eq!(
+            t.handle_packet(a, addr(5000), &rtp(), false, now),
+            Verdict::Drop(DropReason::NoDestination)
+        );
+        assert_eq!(
+            t.handle_packet(b, addr(6000), &rtp(), false, now),
+            Verdict::Drop(DropReason::NoDestination)
+        );
+        let again = t.insert(SocketKey(2000), CallSerial(2), now);
+        assert_eq!(again.index, b.index);
+        assert_ne!(again.generation, b.generation);
+    }
+
+    #[test]
+    fn idle_calls_are_found() {
+        let (mut t, a, _, now) = call(LatchPolicy::default());
+        let later = now + Duration::from_secs(30);
+        assert_eq!(
+            t.idle_calls(now + Duration::from_secs(10)),
+            vec![CallSerial(1)]
+        );
+        t.handle_packet(a, addr(5000), &rtp(), false, later);
+        assert!(t.idle_calls(now + Duration::from_secs(10)).is_empty());
+    }
+}
