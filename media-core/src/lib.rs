@@ -9,3 +9,4 @@
 
 pub mod config;
 pub mod relay;
+pub mod worker;

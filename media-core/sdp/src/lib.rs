@@ -40,7 +40,7 @@ mod types;
 
 pub use error::{LineError, MediaLineError, SdpError};
 pub use media::{MediaSection, ICE_ATTRIBUTES};
-pub use session::{SessionDescription, SESSION_ICE_ATTRIBUTES};
+pub use session::SessionDescription;
 pub use types::{Attribute, Connection, Direction, Origin, RtcpAttr, RtpMap};
 
 /// Largest SDP body accepted, in bytes (64 KiB).

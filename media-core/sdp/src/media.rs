@@ -7,8 +7,9 @@ use crate::error::MediaLineError;
 use crate::lines::{self, Kept, Slot};
 use crate::types::{sanitize, Attribute, Connection, Direction, RtcpAttr, RtpMap};
 
-/// Attributes that belong to ICE (RFC 8839) and are removed by
-/// [`MediaSection::remove_ice`] and [`SessionDescription::remove_ice`](crate::SessionDescription::remove_ice).
+/// Attributes that belong to ICE (RFC 8839), removed by
+/// [`MediaSection::remove_ice`] and, at both levels,
+/// [`SessionDescription::remove_ice`](crate::SessionDescription::remove_ice).
 pub const ICE_ATTRIBUTES: [&str; 8] = [
     "candidate",
     "ice-ufrag",

@@ -6,19 +6,9 @@ use std::str::FromStr;
 
 use crate::error::{LineError, SdpError};
 use crate::lines::{self, Kept, Slot};
-use crate::media::{MediaLine, MediaSection};
+use crate::media::{MediaLine, MediaSection, ICE_ATTRIBUTES};
 use crate::types::{addrtype_of, sanitize, Attribute, Connection, Direction, Origin};
 use crate::{MAX_MEDIA_SECTIONS, MAX_SDP_LEN};
-
-/// Session-level attributes that belong to ICE, removed by
-/// [`SessionDescription::remove_ice`].
-pub const SESSION_ICE_ATTRIBUTES: [&str; 5] = [
-    "ice-ufrag",
-    "ice-pwd",
-    "ice-options",
-    "ice-lite",
-    "ice-mismatch",
-];
 
 /// A parsed SDP body: the session-level lines and the media sections, each
 /// in input order. Lines this crate does not interpret are kept verbatim.
@@ -334,10 +324,11 @@ impl SessionDescription {
             .find_map(|a| Direction::from_attribute_name(&a.name))
     }
 
-    /// Removes ICE: the session-level [`SESSION_ICE_ATTRIBUTES`] and, in
-    /// every media section, [`crate::ICE_ATTRIBUTES`].
+    /// Removes ICE: every attribute in [`ICE_ATTRIBUTES`], at session level
+    /// (where `ice-ufrag`, `ice-pwd`, `ice-options`, `ice-lite` belong, and
+    /// stray candidates are removed too) and in every media section.
     pub fn remove_ice(&mut self) {
-        self.remove_session_attributes(&SESSION_ICE_ATTRIBUTES);
+        self.remove_session_attributes(&ICE_ATTRIBUTES);
         for media in &mut self.media {
             media.remove_ice();
         }

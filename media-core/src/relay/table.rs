@@ -240,6 +240,15 @@ impl RelayTable {
         })
     }
 
+    /// The live slot at `index`, with its current generation.
+    pub fn slot_at(&self, index: u32) -> Option<SlotRef> {
+        let s = self.slots.get(index as usize)?;
+        s.live.as_ref().map(|_| SlotRef {
+            index,
+            generation: s.generation,
+        })
+    }
+
     /// The key of a live slot.
     pub fn key_of(&self, slot: SlotRef) -> Option<SocketKey> {
         self.get(slot).map(|l| l.key)

@@ -1,0 +1,26 @@
+//! Fuzz target: parse arbitrary bytes as SDP; whatever parses must
+//! serialize, re-parse to the same value and serialize to the same text.
+//!
+//! Run with `cargo +nightly fuzz run sdp_parse` from `media-core/sdp`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use sluice_sdp::SessionDescription;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(sdp) = SessionDescription::parse(text) else {
+        return;
+    };
+    let out = sdp.to_sdp_string();
+    let again = SessionDescription::parse(&out).expect("serialized SDP must parse again");
+    assert_eq!(again, sdp, "parse(serialize(x)) != x");
+    assert_eq!(again.to_sdp_string(), out, "serialization is not stable");
+    // Exercise the accessors too.
+    for media in sdp.media() {
+        let _ = (media.rtcp(), media.direction(), media.rtpmap().count());
+        let _ = media.connection().and_then(|c| c.ip());
+    }
+});

@@ -1,0 +1,373 @@
+//! One worker's io_uring loop: multishot `recvmsg` on every socket into a
+//! shared provided-buffer ring, the relay table's verdict per packet, and
+//! `sendmsg` straight out of the receive buffer, all submitted in batches
+//! with one `io_uring_enter` per loop turn.
+#![allow(unsafe_code, reason = "io_uring submissions point the kernel at our memory")]
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::thread::Thread;
+use std::time::Instant;
+
+use crossbeam_queue::ArrayQueue;
+use io_uring::{cqueue, opcode, squeue, types, IoUring};
+
+use super::bufring::BufRing;
+use super::sockaddr::{self, RawAddr};
+use super::wake::Doorbell;
+use super::{WorkerCommand, WorkerEvent, WorkerTuning};
+use crate::relay::{RelayTable, SlotRef, Verdict};
+
+const TAG_SHIFT: u32 = 60;
+const TAG_WAKE: u64 = 0;
+const TAG_RECV: u64 = 1;
+const TAG_SEND: u64 = 2;
+const TAG_CANCEL: u64 = 3;
+const BUFFER_GROUP: u16 = 0;
+/// Completions handled per loop turn before submitting again.
+const CQE_BATCH: usize = 512;
+
+fn recv_user_data(slot: SlotRef) -> u64 {
+    TAG_RECV << TAG_SHIFT | u64::from(slot.generation & 0x00ff_ffff) << 32 | u64::from(slot.index)
+}
+
+fn slot_from_user_data(user_data: u64, table: &RelayTable) -> Option<SlotRef> {
+    let index = (user_data & 0xffff_ffff) as u32;
+    let generation = ((user_data >> 32) & 0x00ff_ffff) as u32;
+    // The table's own generation is wider; compare the bits we carried.
+    let live = table.slot_at(index)?;
+    (live.generation & 0x00ff_ffff == generation).then_some(live)
+}
+
+/// Where one in-flight `sendmsg` keeps its arguments (one per buffer id,
+/// since each send forwards exactly one receive buffer).
+struct SendSlot {
+    msg: libc::msghdr,
+    iov: libc::iovec,
+    addr: RawAddr,
+    origin: Option<SlotRef>,
+}
+
+/// A worker's state. Field order matters: the ring is dropped before the
+/// buffer memory it points at.
+pub struct EventLoop {
+    ring: IoUring,
+    bufs: BufRing,
+    table: RelayTable,
+    sockets: Vec<Option<UdpSocket>>,
+    recv_template: Box<libc::msghdr>,
+    sends: Box<[SendSlot]>,
+    wake_value: Box<u64>,
+    completions: Vec<(u64, i32, u32)>,
+    commands: Arc<ArrayQueue<WorkerCommand>>,
+    doorbell: Arc<Doorbell>,
+    events: Arc<ArrayQueue<WorkerEvent>>,
+    control: Thread,
+    sends_in_flight: usize,
+    receives_armed: usize,
+    shutting_down: bool,
+}
+
+impl EventLoop {
+    /// Sets up the ring and buffers; fails if the kernel lacks a feature.
+    pub fn new(
+        tuning: WorkerTuning,
+        commands: Arc<ArrayQueue<WorkerCommand>>,
+        doorbell: Arc<Doorbell>,
+        events: Arc<ArrayQueue<WorkerEvent>>,
+        control: Thread,
+    ) -> io::Result<Self> {
+        let ring = IoUring::builder()
+            .setup_coop_taskrun()
+            .setup_single_issuer()
+            .setup_defer_taskrun()
+            .build(tuning.ring_entries)?;
+        let bufs = BufRing::new(&ring.submitter(), tuning.buffers, tuning.buffer_size, BUFFER_GROUP)?;
+        // SAFETY: msghdr is plain data; all-zero (null pointers, zero
+        // lengths) is a valid empty header.
+        let mut recv_template: Box<libc::msghdr> = Box::new(unsafe { std::mem::zeroed() });
+        recv_template.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+        let sends = (0..tuning.buffers)
+            .map(|_| SendSlot {
+                // SAFETY: as above, an all-zero msghdr is valid.
+                msg: unsafe { std::mem::zeroed() },
+                iov: libc::iovec {
+                    iov_base: std::ptr::null_mut(),
+                    iov_len: 0,
+                },
+                addr: RawAddr::default(),
+                origin: None,
+            })
+            .collect();
+        Ok(Self {
+            ring,
+            bufs,
+            table: RelayTable::new(),
+            sockets: Vec::new(),
+            recv_template,
+            sends,
+            wake_value: Box::new(0),
+            completions: Vec::with_capacity(CQE_BATCH),
+            commands,
+            doorbell,
+            events,
+            control,
+            sends_in_flight: 0,
+            receives_armed: 0,
+            shutting_down: false,
+        })
+    }
+
+    /// Runs until a `Shutdown` command has been carried out.
+    pub fn run(&mut self) -> io::Result<()> {
+        self.arm_doorbell();
+        loop {
+            if self.shutting_down && self.sends_in_flight == 0 && self.receives_armed == 0 {
+                return Ok(());
+            }
+            match self.ring.submit_and_wait(1) {
+                Ok(_) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY | libc::EAGAIN)) => {}
+                Err(e) => return Err(e),
+            }
+            let now = Instant::now();
+            loop {
+                self.completions.clear();
+                self.completions.extend(
+                    self.ring
+                        .completion()
+                        .take(CQE_BATCH)
+                        .map(|c| (c.user_data(), c.result(), c.flags())),
+                );
+                if self.completions.is_empty() {
+                    break;
+                }
+                for i in 0..self.completions.len() {
+                    let (user_data, result, flags) = self.completions[i];
+                    self.handle_completion(user_data, result, flags, now);
+                }
+            }
+            self.bufs.publish();
+        }
+    }
+
+    fn handle_completion(&mut self, user_data: u64, result: i32, flags: u32, now: Instant) {
+        match user_data >> TAG_SHIFT {
+            TAG_RECV => self.on_receive(user_data, result, flags, now),
+            TAG_SEND => self.on_sent(user_data, result),
+            TAG_WAKE => self.on_doorbell(now),
+            _ => {} // TAG_CANCEL: nothing to do; the receive reports its own end.
+        }
+    }
+
+    fn on_receive(&mut self, user_data: u64, result: i32, flags: u32, now: Instant) {
+        let slot = slot_from_user_data(user_data, &self.table);
+        let more = cqueue::more(flags);
+        if !more {
+            self.receives_armed -= 1;
+        }
+        if let Some(bid) = cqueue::buffer_select(flags) {
+            match slot {
+                Some(slot) if result >= 0 => self.forward(slot, bid, result as usize, now),
+                _ => self.bufs.push(bid),
+            }
+        }
+        if !more {
+            // ENOBUFS (ring ran dry) or an error ends a multishot receive;
+            // re-arm unless the socket was closed meanwhile.
+            if let Some(slot) = slot {
+                if !self.shutting_down {
+                    self.arm_receive(slot);
+                }
+            }
+        }
+    }
+
+    fn forward(&mut self, slot: SlotRef, bid: u16, len: usize, now: Instant) {
+        // SAFETY: `bid` was just selected by this completion and is not
+        // recycled until the send below completes or we push it back.
+        let buffer = unsafe { self.bufs.bytes(bid, len) };
+        let Ok(msg) = types::RecvMsgOut::parse(buffer, &self.recv_template) else {
+            self.bufs.push(bid);
+            return;
+        };
+        let payload = msg.payload_data();
+        let verdict = match sockaddr::from_bytes(msg.name_data()) {
+            Some(source) => self
+                .table
+                .handle_packet(slot, source, payload, msg.is_payload_truncated(), now),
+            None => Verdict::Drop(crate::relay::DropReason::Malformed),
+        };
+        match verdict {
+            Verdict::Forward { out, to } => {
+                let offset = payload.as_ptr() as usize - buffer.as_ptr() as usize;
+                let len = payload.len();
+                self.send(slot, out, bid, offset, len, to);
+            }
+            Verdict::Drop(_) => self.bufs.push(bid),
+        }
+    }
+
+    fn send(&mut self, origin: SlotRef, out: SlotRef, bid: u16, offset: usize, len: usize, to: SocketAddr) {
+        let Some(fd) = self
+            .sockets
+            .get(out.index as usize)
+            .and_then(Option::as_ref)
+            .map(AsRawFd::as_raw_fd)
+        else {
+            self.bufs.push(bid);
+            return;
+        };
+        // SAFETY: offset + len lies inside buffer `bid` (it came from
+        // parsing that buffer).
+        let base = unsafe { self.bufs.buffer_ptr(bid).add(offset) };
+        let slot = &mut self.sends[usize::from(bid)];
+        let (name, name_len) = slot.addr.set(to);
+        slot.iov.iov_base = base.cast();
+        slot.iov.iov_len = len;
+        slot.msg.msg_name = name;
+        slot.msg.msg_namelen = name_len;
+        slot.msg.msg_iov = &raw mut slot.iov;
+        slot.msg.msg_iovlen = 1;
+        slot.origin = Some(origin);
+        let entry = opcode::SendMsg::new(types::Fd(fd), &raw const slot.msg)
+            .build()
+            .user_data(TAG_SEND << TAG_SHIFT | u64::from(bid));
+        self.sends_in_flight += 1;
+        self.push(&entry);
+    }
+
+    fn on_sent(&mut self, user_data: u64, result: i32) {
+        let bid = (user_data & 0xffff) as u16;
+        self.sends_in_flight -= 1;
+        if result < 0 {
+            if let Some(origin) = self.sends[usize::from(bid)].origin {
+                self.table.count_send_failure(origin);
+            }
+        }
+        self.sends[usize::from(bid)].origin = None;
+        self.bufs.push(bid);
+    }
+
+    fn on_doorbell(&mut self, now: Instant) {
+        while let Some(command) = self.commands.pop() {
+            self.handle_command(command, now);
+        }
+        if !self.shutting_down {
+            self.arm_doorbell();
+        }
+    }
+
+    fn handle_command(&mut self, command: WorkerCommand, now: Instant) {
+        match command {
+            WorkerCommand::Open {
+                key,
+                socket,
+                call,
+                now: created,
+            } => {
+                let slot = self.table.insert(key, call, created.min(now));
+                let index = slot.index as usize;
+                if self.sockets.len() <= index {
+                    self.sockets.resize_with(index + 1, || None);
+                }
+                self.sockets[index] = Some(socket);
+                self.arm_receive(slot);
+            }
+            WorkerCommand::Configure { key, config } => {
+                self.table.configure(key, config);
+            }
+            WorkerCommand::Close { key } => self.close(key),
+            WorkerCommand::CallStats { call, request } => {
+                let stats = self.table.call_stats(call).collect();
+                self.emit(WorkerEvent::Stats { request, stats });
+            }
+            WorkerCommand::AllStats { request } => {
+                let stats = self.table.all_stats().collect();
+                self.emit(WorkerEvent::AllStats { request, stats });
+            }
+            WorkerCommand::SweepIdle { deadline } => {
+                let calls = self.table.idle_calls(deadline);
+                if !calls.is_empty() {
+                    self.emit(WorkerEvent::Idle { calls });
+                }
+            }
+            WorkerCommand::Shutdown => {
+                let keys: Vec<_> = self.table.keys().collect();
+                for key in keys {
+                    self.close(key);
+                }
+                self.shutting_down = true;
+            }
+        }
+    }
+
+    fn close(&mut self, key: crate::relay::SocketKey) {
+        let Some(slot) = self.table.remove(key) else {
+            return;
+        };
+        let cancel = opcode::AsyncCancel::new(recv_user_data(slot))
+            .build()
+            .user_data(TAG_CANCEL << TAG_SHIFT);
+        self.push(&cancel);
+        // The ring holds its own reference to the file until the
+        // cancelled receive completes; dropping ours closes it after.
+        if let Some(socket) = self.sockets.get_mut(slot.index as usize) {
+            *socket = None;
+        }
+    }
+
+    fn emit(&mut self, event: WorkerEvent) {
+        if self.events.push(event).is_err() {
+            tracing::warn!("control event queue full; dropping a worker report");
+        }
+        self.control.unpark();
+    }
+
+    fn arm_receive(&mut self, slot: SlotRef) {
+        let Some(fd) = self
+            .sockets
+            .get(slot.index as usize)
+            .and_then(Option::as_ref)
+            .map(AsRawFd::as_raw_fd)
+        else {
+            return;
+        };
+        let entry = opcode::RecvMsgMulti::new(types::Fd(fd), &raw const *self.recv_template, self.bufs.group())
+            .build()
+            .user_data(recv_user_data(slot));
+        self.receives_armed += 1;
+        self.push(&entry);
+    }
+
+    fn arm_doorbell(&mut self) {
+        let entry = opcode::Read::new(
+            types::Fd(self.doorbell.raw_fd()),
+            (&raw mut *self.wake_value).cast::<u8>(),
+            8,
+        )
+        .build()
+        .user_data(TAG_WAKE << TAG_SHIFT);
+        self.push(&entry);
+    }
+
+    /// Queues a submission, flushing the queue to the kernel when full.
+    fn push(&mut self, entry: &squeue::Entry) {
+        loop {
+            // SAFETY: every entry points at memory this struct owns and
+            // keeps in place until the matching completion: the receive
+            // template and wake value are boxed, send arguments live in
+            // `sends[bid]` and buffers in `bufs`, none reused before their
+            // completion arrives.
+            let pushed = unsafe { self.ring.submission().push(entry) };
+            if pushed.is_ok() {
+                return;
+            }
+            if let Err(e) = self.ring.submit() {
+                tracing::error!(error = %e, "io_uring submit failed");
+            }
+        }
+    }
+}
