@@ -1,0 +1,194 @@
+//! NG requests the tests send, and readers for the reply keys they check.
+//!
+//! Every reply key a test depends on is read here, in one named function,
+//! so a relay that spells a key differently is adjusted in one place.
+
+use sluice_ng::client::Client;
+use sluice_ng::{Dict, Value};
+
+/// Flags every offer/answer in these tests carries (what Kamailio sends for
+/// `replace-origin replace-session-connection ICE=remove`).
+fn media_keys(d: Dict) -> Dict {
+    d.with(
+        "replace",
+        Value::from(vec![
+            Value::from("origin"),
+            Value::from("session-connection"),
+        ]),
+    )
+    .with("ICE", "remove")
+}
+
+/// A list of strings as an NG value.
+pub fn str_list(items: &[&str]) -> Value {
+    Value::from(items.iter().map(|s| Value::from(*s)).collect::<Vec<_>>())
+}
+
+/// Sends `req`, panicking with `what` on a transport failure.
+pub fn send(client: &mut Client, req: &Dict, what: &str) -> Dict {
+    client
+        .request(req)
+        .unwrap_or_else(|e| panic!("NG {what}: {e}"))
+}
+
+/// The reply's `result` (`ok`, `pong`, `error`, `load limit`), or "" if absent.
+pub fn result(reply: &Dict) -> &str {
+    reply.get("result").and_then(Value::as_str).unwrap_or("")
+}
+
+/// The reply's `error-reason`, if any.
+pub fn error_reason(reply: &Dict) -> Option<&str> {
+    reply.get("error-reason").and_then(Value::as_str)
+}
+
+/// Panics unless the reply's result is `ok`.
+pub fn expect_ok(reply: Dict, what: &str) -> Dict {
+    if result(&reply) != "ok" {
+        panic!(
+            "NG {what}: expected result ok, got {:?} ({:?}); reply {reply:?}",
+            result(&reply),
+            error_reason(&reply)
+        );
+    }
+    reply
+}
+
+/// Panics unless the reply is an error with a non-empty `error-reason`.
+pub fn expect_error(reply: &Dict, what: &str) {
+    assert_eq!(
+        result(reply),
+        "error",
+        "NG {what}: expected an error reply, got {reply:?}"
+    );
+    assert!(
+        error_reason(reply).is_some_and(|r| !r.is_empty()),
+        "NG {what}: error reply without error-reason: {reply:?}"
+    );
+}
+
+/// `ping`, true when the relay answers `pong`.
+pub fn ping(client: &mut Client) -> bool {
+    client
+        .request(&Dict::new().with("command", "ping"))
+        .is_ok_and(|r| result(&r) == "pong")
+}
+
+/// `offer` of `sdp` for `call_id` from `from_tag`; returns the rewritten SDP.
+pub fn offer(client: &mut Client, call_id: &str, from_tag: &str, sdp: &str) -> String {
+    let req = media_keys(
+        Dict::new()
+            .with("command", "offer")
+            .with("call-id", call_id)
+            .with("from-tag", from_tag)
+            .with("sdp", sdp),
+    );
+    let reply = expect_ok(send(client, &req, "offer"), "offer");
+    reply_sdp(&reply, "offer")
+}
+
+/// `answer` of `sdp` (from `to_tag`'s side) for an offered call; returns the
+/// rewritten SDP.
+pub fn answer(
+    client: &mut Client,
+    call_id: &str,
+    from_tag: &str,
+    to_tag: &str,
+    sdp: &str,
+) -> String {
+    let req = media_keys(
+        Dict::new()
+            .with("command", "answer")
+            .with("call-id", call_id)
+            .with("from-tag", from_tag)
+            .with("to-tag", to_tag)
+            .with("sdp", sdp),
+    );
+    let reply = expect_ok(send(client, &req, "answer"), "answer");
+    reply_sdp(&reply, "answer")
+}
+
+/// The `sdp` of an `ok` offer/answer reply.
+pub fn reply_sdp(reply: &Dict, what: &str) -> String {
+    reply
+        .get("sdp")
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("NG {what}: reply has no sdp: {reply:?}"))
+        .to_owned()
+}
+
+/// `delete` of a whole call; panics unless ok.
+pub fn delete(client: &mut Client, call_id: &str, from_tag: &str) -> Dict {
+    let req = Dict::new()
+        .with("command", "delete")
+        .with("call-id", call_id)
+        .with("from-tag", from_tag);
+    expect_ok(send(client, &req, "delete"), "delete")
+}
+
+/// `query` of a call; panics unless ok.
+pub fn query(client: &mut Client, call_id: &str) -> Dict {
+    let req = Dict::new()
+        .with("command", "query")
+        .with("call-id", call_id);
+    expect_ok(send(client, &req, "query"), "query")
+}
+
+/// `list`: the call-ids the relay knows (reply key `calls`, a list).
+pub fn list(client: &mut Client) -> Vec<String> {
+    let req = Dict::new().with("command", "list").with("limit", 1000u32);
+    let reply = expect_ok(send(client, &req, "list"), "list");
+    reply
+        .get("calls")
+        .and_then(Value::as_list)
+        .unwrap_or_else(|| panic!("NG list: reply has no `calls` list: {reply:?}"))
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Packet and byte counts of one protocol in a `query` reply's `totals`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// `packets`
+    pub packets: i64,
+    /// `bytes`
+    pub bytes: i64,
+    /// `errors`
+    pub errors: i64,
+}
+
+/// `totals: {RTP: {packets, bytes, errors}, RTCP: {...}}` of a `query`
+/// reply (what Kamailio's `$rtpstat` reads). Returns (RTP, RTCP).
+pub fn totals(query_reply: &Dict) -> (Counts, Counts) {
+    let totals = query_reply
+        .get("totals")
+        .and_then(Value::as_dict)
+        .unwrap_or_else(|| panic!("NG query: reply has no `totals` dict: {query_reply:?}"));
+    let read = |proto: &str| {
+        let d = totals.get(proto).and_then(Value::as_dict);
+        let int = |k: &str| {
+            d.and_then(|d| d.get(k))
+                .and_then(Value::as_int)
+                .unwrap_or(0)
+        };
+        Counts {
+            packets: int("packets"),
+            bytes: int("bytes"),
+            errors: int("errors"),
+        }
+    };
+    (read("RTP"), read("RTCP"))
+}
+
+/// media-core's count of packets it dropped for a call (runts, oversize,
+/// wrong source). The key is media-core's choice; read in one place here:
+/// `totals.dropped` (an int) or, failing that, the sum of the ints in a
+/// `totals.drops` dict. `None` when the relay reports neither (rtpengine).
+pub fn media_core_drops(query_reply: &Dict) -> Option<i64> {
+    let totals = query_reply.get("totals")?.as_dict()?;
+    if let Some(n) = totals.get("dropped").and_then(Value::as_int) {
+        return Some(n);
+    }
+    let drops = totals.get("drops")?.as_dict()?;
+    Some(drops.iter().filter_map(|(_, v)| v.as_int()).sum())
+}
