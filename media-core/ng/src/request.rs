@@ -390,9 +390,7 @@ pub fn parse_request(dict: &Dict) -> Result<Request, RequestError> {
         | Command::BlockMedia
         | Command::UnblockMedia
         | Command::Connect => &["call-id"],
-        Command::StartForwarding | Command::StopForwarding if !b.options.flags.all => {
-            &["call-id"]
-        }
+        Command::StartForwarding | Command::StopForwarding if !b.options.flags.all => &["call-id"],
         _ => &[],
     };
     for &key in required {
@@ -493,7 +491,9 @@ impl<'a> Arg<'a> {
 
     fn string(self, key: &'static str) -> Result<&'a str, RequestError> {
         match self {
-            Arg::Value(Value::Bytes(b)) => std::str::from_utf8(b).map_err(|_| bad(key, "not UTF-8")),
+            Arg::Value(Value::Bytes(b)) => {
+                std::str::from_utf8(b).map_err(|_| bad(key, "not UTF-8"))
+            }
             Arg::Value(_) | Arg::List(_) => Err(bad(key, "expected a string")),
             Arg::Str(s) => Ok(s),
         }
@@ -731,13 +731,7 @@ impl Builder {
     }
 
     /// Applies `key = arg`; `k` is `key` normalized.
-    fn pair(
-        &mut self,
-        k: &str,
-        key: &str,
-        arg: Arg<'_>,
-        depth: usize,
-    ) -> Result<(), RequestError> {
+    fn pair(&mut self, k: &str, key: &str, arg: Arg<'_>, depth: usize) -> Result<(), RequestError> {
         let o = &mut self.options;
         match k {
             "call-id" => self.call_id = Some(arg.string("call-id")?.to_owned()),

@@ -208,10 +208,7 @@ mod tests {
                 Pair("direction", List(vec![Flag("ext"), Flag("int")])),
             ]
         );
-        assert_eq!(
-            tokenize("x=[]").unwrap(),
-            vec![Pair("x", List(vec![]))]
-        );
+        assert_eq!(tokenize("x=[]").unwrap(), vec![Pair("x", List(vec![]))]);
         assert_eq!(
             tokenize("x=[a=]").unwrap(),
             vec![Pair("x", List(vec![Pair("a", Str(""))]))]
