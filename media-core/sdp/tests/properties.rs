@@ -36,12 +36,18 @@ fn addr_text() -> impl Strategy<Value = (String, String)> {
 
 fn origin_line(valid: bool) -> impl Strategy<Value = String> {
     let fields = if valid { 6..=6usize } else { 5..=7usize };
-    (token(), "[0-9]{1,22}", "[0-9]{1,22}", addr_text(), sep(), fields).prop_map(
-        |(user, id, ver, (at, addr), sep, fields)| {
+    (
+        token(),
+        "[0-9]{1,22}",
+        "[0-9]{1,22}",
+        addr_text(),
+        sep(),
+        fields,
+    )
+        .prop_map(|(user, id, ver, (at, addr), sep, fields)| {
             let all = [user, id, ver, "IN".to_owned(), at, addr, "x".to_owned()];
             format!("o={}", all[..fields].join(sep))
-        },
-    )
+        })
 }
 
 fn connection_line() -> impl Strategy<Value = String> {
@@ -214,13 +220,22 @@ fn op() -> impl Strategy<Value = Op> {
         (0usize..4, any::<u16>()).prop_map(|(i, p)| Op::MediaPort(i, p)),
         (0usize..4, "[ -~]{0,10}").prop_map(|(i, p)| Op::MediaProtocol(i, p)),
         (0usize..4, ip()).prop_map(|(i, a)| Op::MediaConnection(i, a)),
-        (0usize..4, any::<u16>(), prop::option::of(ip())).prop_map(|(i, p, a)| Op::MediaRtcp(i, p, a)),
+        (0usize..4, any::<u16>(), prop::option::of(ip()))
+            .prop_map(|(i, p, a)| Op::MediaRtcp(i, p, a)),
         (0usize..4, dir).prop_map(|(i, d)| Op::MediaDirection(i, d)),
-        (0usize..4, "[a-z-]{1,8}", prop::option::of("[ -~\r\n]{0,10}"))
+        (
+            0usize..4,
+            "[a-z-]{1,8}",
+            prop::option::of("[ -~\r\n]{0,10}")
+        )
             .prop_map(|(i, n, v)| Op::MediaAddAttribute(i, n, v)),
-        (0usize..4, prop::sample::select(vec!["rtpmap", "fmtp", "rtcp", "sendrecv", "candidate"]))
+        (
+            0usize..4,
+            prop::sample::select(vec!["rtpmap", "fmtp", "rtcp", "sendrecv", "candidate"])
+        )
             .prop_map(|(i, n)| Op::MediaRemove(i, n.to_owned())),
-        ("[a-z-]{1,8}", prop::option::of("[ -~]{0,10}")).prop_map(|(n, v)| Op::SessionAttribute(n, v)),
+        ("[a-z-]{1,8}", prop::option::of("[ -~]{0,10}"))
+            .prop_map(|(n, v)| Op::SessionAttribute(n, v)),
     ]
 }
 
@@ -362,7 +377,6 @@ proptest! {
     }
 }
 
-
 /// The generator must mostly produce bodies that parse, or the properties
 /// above test little.
 #[test]
@@ -382,5 +396,8 @@ fn generator_mostly_produces_valid_sdp() {
             with_media += usize::from(!sdp.media().is_empty());
         }
     }
-    assert!(ok > 500 && with_media > 300, "ok {ok}, with media {with_media}");
+    assert!(
+        ok > 500 && with_media > 300,
+        "ok {ok}, with media {with_media}"
+    );
 }
