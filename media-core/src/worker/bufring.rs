@@ -65,7 +65,12 @@ pub struct BufRing {
 impl BufRing {
     /// Maps `entries` buffers of `buffer_size` bytes, registers them as
     /// group `group` and gives them all to the kernel.
-    pub fn new(submitter: &Submitter<'_>, entries: u16, buffer_size: u32, group: u16) -> io::Result<Self> {
+    pub fn new(
+        submitter: &Submitter<'_>,
+        entries: u16,
+        buffer_size: u32,
+        group: u16,
+    ) -> io::Result<Self> {
         if !entries.is_power_of_two() || entries > 32768 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -77,7 +82,9 @@ impl BufRing {
         // SAFETY: the ring memory is page aligned (mmap), sized for
         // `entries` entries, zeroed, and outlives the registration: the
         // io_uring is dropped before this struct (see EventLoop's fields).
-        unsafe { submitter.register_buf_ring_with_flags(ring.ptr.as_ptr() as u64, entries, group, 0)? };
+        unsafe {
+            submitter.register_buf_ring_with_flags(ring.ptr.as_ptr() as u64, entries, group, 0)?
+        };
         let mut this = Self {
             ring,
             buffers,
@@ -115,7 +122,12 @@ impl BufRing {
     pub fn buffer_ptr(&self, bid: u16) -> *mut u8 {
         let index = usize::from(bid % self.entries);
         // SAFETY: index < entries, so the offset stays inside the mapping.
-        unsafe { self.buffers.ptr.as_ptr().add(index * self.buffer_size as usize) }
+        unsafe {
+            self.buffers
+                .ptr
+                .as_ptr()
+                .add(index * self.buffer_size as usize)
+        }
     }
 
     /// Queues buffer `bid` to go back to the kernel at the next

@@ -2,7 +2,10 @@
 //! shared provided-buffer ring, the relay table's verdict per packet, and
 //! `sendmsg` straight out of the receive buffer, all submitted in batches
 //! with one `io_uring_enter` per loop turn.
-#![allow(unsafe_code, reason = "io_uring submissions point the kernel at our memory")]
+#![allow(
+    unsafe_code,
+    reason = "io_uring submissions point the kernel at our memory"
+)]
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -84,7 +87,12 @@ impl EventLoop {
             .setup_single_issuer()
             .setup_defer_taskrun()
             .build(tuning.ring_entries)?;
-        let bufs = BufRing::new(&ring.submitter(), tuning.buffers, tuning.buffer_size, BUFFER_GROUP)?;
+        let bufs = BufRing::new(
+            &ring.submitter(),
+            tuning.buffers,
+            tuning.buffer_size,
+            BUFFER_GROUP,
+        )?;
         // SAFETY: msghdr is plain data; all-zero (null pointers, zero
         // lengths) is a valid empty header.
         let mut recv_template: Box<libc::msghdr> = Box::new(unsafe { std::mem::zeroed() });
@@ -129,7 +137,11 @@ impl EventLoop {
             }
             match self.ring.submit_and_wait(1) {
                 Ok(_) => {}
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY | libc::EAGAIN)) => {}
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EINTR | libc::EBUSY | libc::EAGAIN)
+                    ) => {}
                 Err(e) => return Err(e),
             }
             let now = Instant::now();
@@ -195,9 +207,10 @@ impl EventLoop {
         };
         let payload = msg.payload_data();
         let verdict = match sockaddr::from_bytes(msg.name_data()) {
-            Some(source) => self
-                .table
-                .handle_packet(slot, source, payload, msg.is_payload_truncated(), now),
+            Some(source) => {
+                self.table
+                    .handle_packet(slot, source, payload, msg.is_payload_truncated(), now)
+            }
             None => Verdict::Drop(crate::relay::DropReason::Malformed),
         };
         match verdict {
@@ -210,7 +223,15 @@ impl EventLoop {
         }
     }
 
-    fn send(&mut self, origin: SlotRef, out: SlotRef, bid: u16, offset: usize, len: usize, to: SocketAddr) {
+    fn send(
+        &mut self,
+        origin: SlotRef,
+        out: SlotRef,
+        bid: u16,
+        offset: usize,
+        len: usize,
+        to: SocketAddr,
+    ) {
         let Some(fd) = self
             .sockets
             .get(out.index as usize)
@@ -335,9 +356,13 @@ impl EventLoop {
         else {
             return;
         };
-        let entry = opcode::RecvMsgMulti::new(types::Fd(fd), &raw const *self.recv_template, self.bufs.group())
-            .build()
-            .user_data(recv_user_data(slot));
+        let entry = opcode::RecvMsgMulti::new(
+            types::Fd(fd),
+            &raw const *self.recv_template,
+            self.bufs.group(),
+        )
+        .build()
+        .user_data(recv_user_data(slot));
         self.receives_armed += 1;
         self.push(&entry);
     }

@@ -160,7 +160,9 @@ impl Worker {
                             tracing::warn!(worker = index, core, error = %e, "cannot pin worker");
                         }
                     }
-                    let mut lp = match event_loop::EventLoop::new(tuning, commands, doorbell, events, control) {
+                    let mut lp = match event_loop::EventLoop::new(
+                        tuning, commands, doorbell, events, control,
+                    ) {
                         Ok(lp) => {
                             let _ = ready_tx.send(Ok(()));
                             lp
