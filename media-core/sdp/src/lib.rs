@@ -28,6 +28,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Choices worth knowing
+//!
+//! - Session-level [`SessionDescription::set_connection`] only replaces an
+//!   existing `c=`; [`SessionDescription::set_or_insert_connection`] also
+//!   creates one. [`MediaSection::set_connection`] always leaves exactly
+//!   one media-level `c=` (inserted after `m=` and any `i=` if absent).
+//! - An SDP without `m=`, `o=` or `s=` parses; the caller decides whether
+//!   that is acceptable.
+//! - Typed lines (`o=`, `c=`, `m=`) keep their original text until
+//!   modified; a modified line is written in canonical single-space form.
+//! - Empty lines are accepted only at the end, and dropped.
+//! - Attribute names are compared case-sensitively.
+//!
 //! The crate is sans-IO: no sockets, no clock. Input is bounded
 //! ([`MAX_SDP_LEN`], [`MAX_MEDIA_SECTIONS`]) and no input makes it panic.
 #![deny(unsafe_code)]

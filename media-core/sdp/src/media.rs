@@ -194,6 +194,34 @@ impl MediaSection {
         }
     }
 
+    /// Keeps only the formats for which `keep` returns true and removes the
+    /// `a=rtpmap`, `a=fmtp` and `a=rtcp-fb` attributes of the removed ones
+    /// (`a=rtcp-fb:*` stays). Returns false and changes nothing if no
+    /// format would be left, since an `m=` line needs one; the caller then
+    /// decides (e.g. rejects the stream with port 0).
+    pub fn retain_formats(&mut self, mut keep: impl FnMut(&str) -> bool) -> bool {
+        let (kept, removed): (Vec<String>, Vec<String>) =
+            self.formats().iter().cloned().partition(|f| keep(f));
+        if kept.is_empty() {
+            return false;
+        }
+        if removed.is_empty() {
+            return true;
+        }
+        self.line.get_mut().formats = kept;
+        self.retain_attributes(|a| {
+            if !matches!(a.name.as_str(), "rtpmap" | "fmtp" | "rtcp-fb") {
+                return true;
+            }
+            let pt = a
+                .value
+                .as_deref()
+                .and_then(|v| v.split_ascii_whitespace().next());
+            !pt.is_some_and(|pt| removed.iter().any(|r| r == pt))
+        });
+        true
+    }
+
     /// The first media-level `c=` line.
     pub fn connection(&self) -> Option<&Connection> {
         self.connections.first().map(Kept::get)

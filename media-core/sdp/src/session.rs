@@ -283,6 +283,27 @@ impl SessionDescription {
         &mut self.media
     }
 
+    /// The connection that applies to media section `index`: its own first
+    /// `c=` line, else the session-level one. `None` if neither exists or
+    /// there is no such section.
+    pub fn media_connection(&self, index: usize) -> Option<&Connection> {
+        let media = self.media.get(index)?;
+        media.connection().or_else(|| self.connection())
+    }
+
+    /// The direction that applies to media section `index`: its own
+    /// direction attribute, else the session-level one, else `sendrecv`.
+    /// `None` only if there is no such section.
+    pub fn media_direction(&self, index: usize) -> Option<Direction> {
+        let media = self.media.get(index)?;
+        Some(
+            media
+                .direction()
+                .or_else(|| self.direction())
+                .unwrap_or(Direction::SendRecv),
+        )
+    }
+
     /// The session-level attributes, in order.
     pub fn session_attributes(&self) -> &[Attribute] {
         &self.attributes

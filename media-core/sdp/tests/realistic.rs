@@ -593,11 +593,16 @@ fn attributes_edit_in_place() {
     m.set_direction(Direction::SendOnly);
     m.add_attribute("rtcp-mux", None);
     m.add_attribute("label", Some("x\ry"));
+    m.add_line("b=AS:64");
+    m.add_line("c=IN IP4 1.2.3.4");
+    m.add_line("garbage");
+    assert_eq!(m.other_lines().collect::<Vec<_>>(), ["b=AS:64"]);
+    m.remove_attributes(&["b"]);
     assert_eq!(m.direction(), Some(Direction::SendOnly));
     assert!(m.is_rtcp_mux());
     let out = sdp.to_sdp_string();
     assert!(out.contains("a=maxptime:150\r\na=sendonly\r\na=rtcp:16385\r\n"));
-    assert!(out.ends_with("a=nortpproxy:yes\r\na=rtcp-mux\r\na=label:x y\r\n"));
+    assert!(out.ends_with("a=nortpproxy:yes\r\na=rtcp-mux\r\na=label:x y\r\nb=AS:64\r\n"));
 
     let mut sdp = parse(BARESIP_OFFER);
     sdp.set_session_attribute("tool", Some("sluice"));
@@ -795,4 +800,56 @@ fn mismatched_address_families_have_no_ip() {
             address: None
         })
     );
+}
+
+#[test]
+fn codec_strip_removes_related_attributes() {
+    let mut sdp = parse(WEBRTC_OFFER);
+    let audio = &mut sdp.media_mut()[0];
+    assert!(audio.retain_formats(|pt| pt == "0" || pt == "126"));
+    assert_eq!(audio.formats(), ["0", "126"]);
+    let names: Vec<String> = audio
+        .attributes()
+        .iter()
+        .filter(|a| matches!(a.name.as_str(), "rtpmap" | "fmtp" | "rtcp-fb"))
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        names,
+        ["rtpmap:0 PCMU/8000", "rtpmap:126 telephone-event/8000"]
+    );
+    // Nothing left: refused, unchanged.
+    assert!(!audio.retain_formats(|_| false));
+    assert_eq!(audio.formats(), ["0", "126"]);
+    // Everything else in the section is untouched.
+    assert!(audio.has_attribute("ssrc") && audio.has_attribute("extmap"));
+    let out = sdp.to_sdp_string();
+    assert!(out.contains("m=audio 9 UDP/TLS/RTP/SAVPF 0 126\r\n"));
+    assert!(out.contains("a=rtcp-fb:96 nack pli\r\n"), "video untouched");
+}
+
+#[test]
+fn effective_connection_and_direction() {
+    let sdp = parse(IPV6_OFFER);
+    assert_eq!(
+        sdp.media_connection(0).and_then(|c| c.ip()),
+        Some(ip("2001:db8::10"))
+    );
+    assert_eq!(sdp.media_direction(0), Some(Direction::SendOnly));
+    assert_eq!(sdp.media_connection(1), None);
+    assert_eq!(sdp.media_direction(1), None);
+
+    let sdp = parse(SIPP_UAC);
+    assert_eq!(
+        sdp.media_connection(0).and_then(|c| c.ip()),
+        Some(ip("127.0.1.1"))
+    );
+    assert_eq!(sdp.media_direction(0), Some(Direction::SendRecv));
+
+    let sdp =
+        parse("v=0\r\na=recvonly\r\nm=audio 1 RTP/AVP 0\r\nm=audio 2 RTP/AVP 0\r\na=inactive\r\n");
+    assert_eq!(sdp.media_direction(0), Some(Direction::RecvOnly));
+    assert_eq!(sdp.media_direction(1), Some(Direction::Inactive));
+    assert_eq!(Direction::SendOnly.reversed(), Direction::RecvOnly);
+    assert_eq!(Direction::Inactive.reversed(), Direction::Inactive);
 }
