@@ -1,2 +1,471 @@
-//! loadgen: per-packet latency through any NG-speaking relay.
-fn main() {}
+//! loadgen: per-packet latency, loss and relay CPU through any NG-speaking
+//! relay, side by side for media-core and rtpengine.
+//!
+//! ```text
+//! cargo run --release -p sluice-bench --bin loadgen -- --spawn both --calls 100,1000 --duration 10s --json out.json --plot out.svg
+//! cargo run --release -p sluice-bench --bin loadgen -- --relay ng=127.0.0.1:2223 --relay-pid 1234 --calls 500
+//! cargo run --release -p sluice-bench --bin loadgen -- --spawn rtpengine --calls 2000 --find-ceiling pps
+//! ```
+#![deny(unsafe_code)]
+
+mod cpu;
+mod host;
+mod netns;
+mod ng;
+mod pacing;
+mod plot;
+mod report;
+mod rtp;
+mod run;
+mod spawn;
+mod stats;
+mod sys;
+mod traffic;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, ValueEnum};
+
+use crate::report::{Ceiling, PointResult, Report};
+use crate::run::{Legs, Load, Target};
+use crate::spawn::{RelayKind, RelaySpec, Spawned};
+
+/// Which relays `--spawn` starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SpawnWhich {
+    /// Only media-core.
+    MediaCore,
+    /// Only rtpengine.
+    Rtpengine,
+    /// Both, in turns (media-core first).
+    Both,
+}
+
+/// What `--find-ceiling` raises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CeilingVar {
+    /// Per-stream packets per second at the first `--calls`.
+    Pps,
+    /// Calls at `--pps`.
+    Calls,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = s.strip_suffix("us") {
+        (n, 1e-6)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (s, 1.0)
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad duration {s:?} (use e.g. 10s, 500ms, 200us)"))?;
+    if !(0.0..=3600.0 * 24.0).contains(&(v * scale)) {
+        return Err(format!("duration {s:?} out of range"));
+    }
+    Ok(Duration::from_secs_f64(v * scale))
+}
+
+fn parse_ng(s: &str) -> Result<SocketAddr, String> {
+    let addr = s.strip_prefix("ng=").unwrap_or(s);
+    addr.parse()
+        .map_err(|_| format!("bad relay address {s:?} (use ng=127.0.0.1:2223)"))
+}
+
+fn parse_range(s: &str) -> Result<(u16, u16), String> {
+    let (a, b) = s
+        .split_once('-')
+        .ok_or_else(|| format!("bad port range {s:?} (use MIN-MAX)"))?;
+    let a: u16 = a.parse().map_err(|_| format!("bad port {a:?}"))?;
+    let b: u16 = b.parse().map_err(|_| format!("bad port {b:?}"))?;
+    if a >= b {
+        return Err(format!("empty port range {s:?}"));
+    }
+    Ok((a, b))
+}
+
+fn parse_subnet(s: &str) -> Result<[u8; 3], String> {
+    let parts: Vec<u8> = s
+        .trim_end_matches(".0/24")
+        .split('.')
+        .map(|p| p.parse::<u8>().map_err(|_| format!("bad subnet {s:?}")))
+        .collect::<Result<_, _>>()?;
+    <[u8; 3]>::try_from(parts)
+        .map_err(|_| format!("subnet {s:?}: give three octets, e.g. 10.213.77"))
+}
+
+/// Load generator for NG media relays: sets up calls, sends paced RTP
+/// both ways, and measures one-way latency, loss and relay CPU per packet.
+#[derive(Debug, Parser)]
+#[command(name = "loadgen", version)]
+struct Args {
+    /// An already running relay: `ng=ADDR:PORT`.
+    #[arg(long, value_parser = parse_ng, conflicts_with = "spawn")]
+    relay: Option<SocketAddr>,
+    /// Name of the external relay in the report.
+    #[arg(long, default_value = "relay")]
+    relay_name: String,
+    /// Pid of the external relay, for CPU accounting.
+    #[arg(long)]
+    relay_pid: Option<u32>,
+    /// Start the relay(s) here, on loopback (or the netns address).
+    #[arg(long, value_enum)]
+    spawn: Option<SpawnWhich>,
+    /// Calls per point; repeat or give a list to sweep (100,1000,2000).
+    #[arg(long, value_delimiter = ',', default_value = "100")]
+    calls: Vec<usize>,
+    /// Packets per second per stream (each call has two streams).
+    #[arg(long, default_value_t = 50.0)]
+    pps: f64,
+    /// Measuring window per point.
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    duration: Duration,
+    /// Traffic before the window (not counted).
+    #[arg(long, value_parser = parse_duration, default_value = "2s")]
+    warmup: Duration,
+    /// Receive time after the window before counting loss.
+    #[arg(long, value_parser = parse_duration, default_value = "500ms")]
+    drain: Duration,
+    /// Write every result as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Draw p50/p99/p99.9 latency vs calls per relay as SVG here.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// Raise the load stepwise until loss > 0; report the highest zero-loss pkt/s.
+    #[arg(long, value_enum)]
+    find_ceiling: Option<CeilingVar>,
+    /// Multiply the varied quantity by this per ceiling step.
+    #[arg(long, default_value_t = 1.25)]
+    ceiling_factor: f64,
+    /// At most this many ceiling steps.
+    #[arg(long, default_value_t = 10)]
+    ceiling_steps: usize,
+    /// Put callers and callees in their own network namespaces (veth to the relay).
+    #[arg(long)]
+    netns: bool,
+    /// The private /24 for --netns (first three octets).
+    #[arg(long, value_parser = parse_subnet, default_value = "10.213.77")]
+    netns_subnet: [u8; 3],
+    /// Worker threads of spawned relays (media-core --workers, rtpengine --num-threads).
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Pin spawned relays with `taskset -c LIST`.
+    #[arg(long)]
+    relay_cpus: Option<String>,
+    /// Sender threads of this tool.
+    #[arg(long, default_value_t = 1)]
+    tx_threads: usize,
+    /// Receiver threads of this tool.
+    #[arg(long, default_value_t = 1)]
+    rx_threads: usize,
+    /// Sender wake-up granularity (packets due within a tick go together).
+    #[arg(long, value_parser = parse_duration, default_value = "200us")]
+    tick: Duration,
+    /// media-core binary for --spawn.
+    #[arg(long, default_value = "target/release/media-core")]
+    media_core_bin: PathBuf,
+    /// rtpengine binary for --spawn.
+    #[arg(long, default_value = "rtpengine")]
+    rtpengine_bin: PathBuf,
+    /// NG address of a spawned media-core.
+    #[arg(long, value_parser = parse_ng, default_value = "127.0.0.1:22300")]
+    media_core_ng: SocketAddr,
+    /// NG address of a spawned rtpengine (its CLI takes the next port).
+    #[arg(long, value_parser = parse_ng, default_value = "127.0.0.1:22310")]
+    rtpengine_ng: SocketAddr,
+    /// Media ports of a spawned media-core.
+    #[arg(long, value_parser = parse_range, default_value = "40000-47999")]
+    media_core_ports: (u16, u16),
+    /// Media ports of a spawned rtpengine.
+    #[arg(long, value_parser = parse_range, default_value = "48000-55999")]
+    rtpengine_ports: (u16, u16),
+}
+
+impl Args {
+    fn load(&self, calls: usize, pps: f64) -> Load {
+        Load {
+            calls,
+            pps,
+            duration: self.duration,
+            warmup: self.warmup,
+            drain: self.drain,
+            tx_threads: self.tx_threads.max(1),
+            rx_threads: self.rx_threads.max(1),
+            tick: self.tick,
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.relay.is_none() && self.spawn.is_none() {
+            bail!("give --relay ng=ADDR or --spawn media-core|rtpengine|both");
+        }
+        if self.calls.is_empty() || self.calls.iter().any(|&c| c == 0 || c > 20_000) {
+            bail!("--calls must be 1..=20000");
+        }
+        if !(0.1..=10_000.0).contains(&self.pps) {
+            bail!("--pps must be 0.1..=10000");
+        }
+        if self.duration.is_zero() || self.duration > Duration::from_secs(600) {
+            bail!("--duration must be above 0 and at most 10m");
+        }
+        if self.find_ceiling.is_some() && !(1.01..=4.0).contains(&self.ceiling_factor) {
+            bail!("--ceiling-factor must be 1.01..=4");
+        }
+        if self.ceiling_steps == 0 || self.ceiling_steps > 40 {
+            bail!("--ceiling-steps must be 1..=40");
+        }
+        Ok(())
+    }
+
+    fn spec(&self, kind: RelayKind, interface: IpAddr) -> RelaySpec {
+        let (bin, ng, (port_min, port_max)) = match kind {
+            RelayKind::MediaCore => (
+                &self.media_core_bin,
+                self.media_core_ng,
+                self.media_core_ports,
+            ),
+            RelayKind::Rtpengine => (&self.rtpengine_bin, self.rtpengine_ng, self.rtpengine_ports),
+        };
+        RelaySpec {
+            kind,
+            bin: bin.clone(),
+            ng,
+            port_min,
+            port_max,
+            threads: self.threads,
+            interface: interface.to_string(),
+            cpus: self.relay_cpus.clone(),
+        }
+    }
+
+    fn kinds(&self) -> Vec<RelayKind> {
+        match self.spawn {
+            Some(SpawnWhich::MediaCore) => vec![RelayKind::MediaCore],
+            Some(SpawnWhich::Rtpengine) => vec![RelayKind::Rtpengine],
+            Some(SpawnWhich::Both) => vec![RelayKind::MediaCore, RelayKind::Rtpengine],
+            None => Vec::new(),
+        }
+    }
+}
+
+/// A relay to run points against: external, or started on demand.
+enum Subject {
+    External(Target),
+    Spawn(RelaySpec),
+}
+
+impl Subject {
+    fn name(&self) -> String {
+        match self {
+            Self::External(t) => t.name.clone(),
+            Self::Spawn(s) => s.kind.name().into(),
+        }
+    }
+
+    /// Runs `f` with the relay up (started and stopped around it if spawned).
+    fn with<T>(&self, stop: &AtomicBool, f: impl FnOnce(&Target) -> T) -> Result<T> {
+        match self {
+            Self::External(t) => Ok(f(t)),
+            Self::Spawn(spec) => {
+                let relay = Spawned::start(spec, stop)?;
+                let target = Target {
+                    name: spec.kind.name().into(),
+                    ng: spec.ng,
+                    pid: Some(relay.pid),
+                    threads: Some(spec.threads),
+                    command: Some(relay.command.clone()),
+                };
+                let out = f(&target);
+                drop(relay);
+                Ok(out)
+            }
+        }
+    }
+}
+
+fn ceiling_search(
+    args: &Args,
+    subject: &Subject,
+    legs: &Legs,
+    var: CeilingVar,
+    stop: &AtomicBool,
+    points: &mut Vec<PointResult>,
+) -> Result<Ceiling> {
+    let mut ceiling = Ceiling {
+        relay: subject.name(),
+        varied: format!("{var:?}").to_lowercase(),
+        zero_loss_offered_pps: None,
+        calls: None,
+        pps_per_stream: None,
+        first_loss_offered_pps: None,
+    };
+    let (mut calls, mut pps) = (args.calls[0], args.pps);
+    subject.with(stop, |target| -> Result<()> {
+        for step in 0..args.ceiling_steps {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            eprintln!(
+                "{}: ceiling step {}: {calls} calls x {pps:.1} pps",
+                target.name,
+                step + 1
+            );
+            let p = run::run_point(target, legs, args.load(calls, pps), stop)?;
+            let lossless = p.lost <= 0 && p.send_errors == 0;
+            let offered = p.offered_pps;
+            points.push(p);
+            if !lossless {
+                ceiling.first_loss_offered_pps = Some(offered);
+                break;
+            }
+            ceiling.zero_loss_offered_pps = Some(offered);
+            ceiling.calls = Some(calls);
+            ceiling.pps_per_stream = Some(pps);
+            match var {
+                CeilingVar::Pps => pps *= args.ceiling_factor,
+                CeilingVar::Calls => {
+                    calls = ((calls as f64 * args.ceiling_factor).ceil() as usize).min(20_000);
+                }
+            }
+        }
+        Ok(())
+    })??;
+    Ok(ceiling)
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    args.check()?;
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handler")?;
+    }
+    if let Err(e) = sys::raise_nofile_limit() {
+        eprintln!("warning: cannot raise the open-file limit: {e}");
+    }
+
+    // Namespaces first: spawned relays need the address on their interface.
+    let topology = if args.netns {
+        Some(netns::Topology::create(args.netns_subnet).context("creating network namespaces")?)
+    } else {
+        None
+    };
+    let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let legs = match &topology {
+        Some(t) => Legs {
+            caller_ip: t.caller_ip,
+            callee_ip: t.callee_ip,
+            caller_ns: Some(t.caller_ns_path()),
+            callee_ns: Some(t.callee_ns_path()),
+        },
+        None => Legs {
+            caller_ip: loopback,
+            callee_ip: loopback,
+            caller_ns: None,
+            callee_ns: None,
+        },
+    };
+    let relay_ip = topology.as_ref().map_or(loopback, |t| t.relay_ip);
+
+    let subjects: Vec<Subject> = match args.relay {
+        Some(ng) => vec![Subject::External(Target {
+            name: args.relay_name.clone(),
+            ng,
+            pid: args.relay_pid,
+            threads: None,
+            command: None,
+        })],
+        None => args
+            .kinds()
+            .into_iter()
+            .map(|k| Subject::Spawn(args.spec(k, relay_ip)))
+            .collect(),
+    };
+
+    let mut points = Vec::new();
+    let mut ceilings = Vec::new();
+    let mut failure = None;
+    if let Some(var) = args.find_ceiling {
+        for subject in &subjects {
+            match ceiling_search(&args, subject, &legs, var, &stop, &mut points) {
+                Ok(c) => ceilings.push(c),
+                Err(e) => {
+                    failure = Some(e.context(format!("ceiling search on {}", subject.name())));
+                    break;
+                }
+            }
+        }
+    } else {
+        'points: for &calls in &args.calls {
+            for subject in &subjects {
+                if stop.load(Ordering::Relaxed) {
+                    break 'points;
+                }
+                let r = subject
+                    .with(&stop, |t| {
+                        run::run_point(t, &legs, args.load(calls, args.pps), &stop)
+                    })
+                    .and_then(|r| r);
+                match r {
+                    Ok(p) => {
+                        eprintln!(
+                            "{}: {} calls: loss {:.4}% p50 {:.0} us p99 {:.0} us cpu/pkt {} us",
+                            p.relay,
+                            p.calls,
+                            p.loss_pct,
+                            p.latency.p50_us,
+                            p.latency.p99_us,
+                            p.relay_cpu_us_per_pkt
+                                .map_or_else(|| "-".into(), |v| format!("{v:.2}"))
+                        );
+                        points.push(p);
+                    }
+                    Err(e) => {
+                        failure = Some(e.context(format!("{} calls on {}", calls, subject.name())));
+                        break 'points;
+                    }
+                }
+            }
+        }
+    }
+    drop(topology);
+
+    let report = Report {
+        command,
+        host: host::HostInfo::read(),
+        netns: args.netns,
+        ratios: report::ratios(&points),
+        points,
+        ceilings,
+    };
+    println!("{}", report::table(&report));
+    if let Some(path) = &args.json {
+        report::write_json(&report, path)?;
+        eprintln!("wrote {}", path.display());
+    }
+    if let Some(path) = &args.plot {
+        plot::write_svg(&report.points, path)?;
+        eprintln!("wrote {}", path.display());
+    }
+    if stop.load(Ordering::Relaxed) {
+        bail!("interrupted; partial results above");
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}

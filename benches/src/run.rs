@@ -1,0 +1,329 @@
+//! One measurement point: bind the legs, set up the calls, run paced
+//! traffic through the relay, read its CPU, tear the calls down.
+
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use sluice_ng::client::Client;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::cpu::{self, Sample};
+use crate::ng::{self, CallIds};
+use crate::report::PointResult;
+use crate::stats;
+use crate::sys;
+use crate::traffic::{self, Endpoint, Plan, Progress};
+
+/// The relay under test.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Name for the report.
+    pub name: String,
+    /// NG address.
+    pub ng: SocketAddr,
+    /// Process id, for CPU accounting.
+    pub pid: Option<u32>,
+    /// Its worker threads, if known.
+    pub threads: Option<usize>,
+    /// How it was started, if we started it.
+    pub command: Option<String>,
+}
+
+/// Where the two legs live.
+#[derive(Debug, Clone)]
+pub struct Legs {
+    /// Callers' bind address.
+    pub caller_ip: IpAddr,
+    /// Callees' bind address.
+    pub callee_ip: IpAddr,
+    /// Callers' network namespace, if any.
+    pub caller_ns: Option<PathBuf>,
+    /// Callees' network namespace, if any.
+    pub callee_ns: Option<PathBuf>,
+}
+
+/// The load of one point.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    /// Calls (two streams each).
+    pub calls: usize,
+    /// Packets per second per stream.
+    pub pps: f64,
+    /// Measuring window.
+    pub duration: Duration,
+    /// Traffic before the window.
+    pub warmup: Duration,
+    /// Receive time after the window.
+    pub drain: Duration,
+    /// Sender threads.
+    pub tx_threads: usize,
+    /// Receiver threads.
+    pub rx_threads: usize,
+    /// Sender wake-up granularity.
+    pub tick: Duration,
+}
+
+static RUN: AtomicU32 = AtomicU32::new(0);
+
+fn bind_one(ip: IpAddr) -> Result<UdpSocket> {
+    let domain = if ip.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    };
+    let s = Socket::new(domain, Type::DGRAM.cloexec(), Some(Protocol::UDP))?;
+    // Best effort: the kernel caps it at net.core.rmem_max.
+    let _ = s.set_recv_buffer_size(1 << 20);
+    s.set_nonblocking(true)?;
+    s.bind(&SocketAddr::new(ip, 0).into())
+        .with_context(|| format!("binding a UDP socket on {ip}"))?;
+    Ok(s.into())
+}
+
+/// Binds `n` sockets on `ip`, inside namespace `ns` if given (from a
+/// helper thread that `setns`es first; the sockets stay in that namespace).
+fn bind_legs(n: usize, ip: IpAddr, ns: Option<&Path>) -> Result<Vec<UdpSocket>> {
+    std::thread::scope(|s| {
+        s.spawn(|| -> Result<Vec<UdpSocket>> {
+            if let Some(path) = ns {
+                sys::enter_netns(path).with_context(|| format!("setns {}", path.display()))?;
+            }
+            (0..n).map(|_| bind_one(ip)).collect()
+        })
+        .join()
+        .map_err(|_| anyhow!("socket thread panicked"))?
+    })
+}
+
+fn bar(len: u64, template: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb
+}
+
+/// Runs one point against `target`.
+pub fn run_point(
+    target: &Target,
+    legs: &Legs,
+    load: Load,
+    stop: &AtomicBool,
+) -> Result<PointResult> {
+    let run = RUN.fetch_add(1, Ordering::Relaxed);
+    let a_socks = bind_legs(load.calls, legs.caller_ip, legs.caller_ns.as_deref())?;
+    let b_socks = bind_legs(load.calls, legs.callee_ip, legs.callee_ns.as_deref())?;
+
+    // Set-up: offer + answer per call, one after another.
+    let mut client = Client::new(target.ng)?;
+    let pb = bar(
+        load.calls as u64,
+        "{prefix:>12} setup   [{bar:30}] {pos}/{len} calls {per_sec}",
+    );
+    pb.set_prefix(target.name.clone());
+    let mut ids = Vec::with_capacity(load.calls);
+    let mut ends = Vec::with_capacity(load.calls);
+    let setup_start = Instant::now();
+    let mut setup_result = Ok(());
+    for (i, (a, b)) in a_socks.iter().zip(&b_socks).enumerate() {
+        if stop.load(Ordering::Relaxed) {
+            setup_result = Err(anyhow!("interrupted"));
+            break;
+        }
+        let call = CallIds::new(run, i);
+        let r = ng::setup_call(&mut client, &call, i, a.local_addr()?, b.local_addr()?);
+        ids.push(call);
+        match r {
+            Ok(e) => ends.push(e),
+            Err(e) => {
+                setup_result = Err(e.context(format!("setting up call {i}")));
+                break;
+            }
+        }
+        pb.inc(1);
+    }
+    let setup_s = setup_start.elapsed().as_secs_f64();
+    pb.finish_and_clear();
+    if let Err(e) = setup_result {
+        teardown(&mut client, &ids);
+        return Err(e);
+    }
+
+    let mut endpoints = Vec::with_capacity(2 * load.calls);
+    for ((a, b), e) in a_socks.into_iter().zip(b_socks).zip(&ends) {
+        endpoints.push(Endpoint {
+            socket: a,
+            dest: e.for_a,
+        });
+        endpoints.push(Endpoint {
+            socket: b,
+            dest: e.for_b,
+        });
+    }
+
+    let traffic = run_traffic(target, &endpoints, load, stop);
+    let teardown_start = Instant::now();
+    teardown(&mut client, &ids);
+    let teardown_s = teardown_start.elapsed().as_secs_f64();
+    let (totals, before, after) = traffic?;
+    if stop.load(Ordering::Relaxed) {
+        bail!("interrupted");
+    }
+
+    let window_s = (after.at_ns - before.at_ns) as f64 / 1e9;
+    let relay_cpu = match (before.relay, after.relay) {
+        (Some(b), Some(a)) => Some(a.saturating_sub(b)),
+        _ => None,
+    };
+    let own_cpu = match (before.own, after.own) {
+        (Some(b), Some(a)) => Some(a.saturating_sub(b)),
+        _ => None,
+    };
+    let streams = 2 * load.calls;
+    Ok(PointResult {
+        relay: target.name.clone(),
+        relay_threads: target.threads,
+        relay_pid: target.pid,
+        relay_cpus: target.pid.and_then(cpu::cpus_allowed),
+        relay_command: target.command.clone(),
+        calls: load.calls,
+        streams,
+        pps_per_stream: load.pps,
+        offered_pps: streams as f64 * load.pps,
+        duration_s: load.duration.as_secs_f64(),
+        warmup_s: load.warmup.as_secs_f64(),
+        sent: totals.sent,
+        received: totals.received,
+        lost: totals.sent as i64 - totals.received as i64,
+        loss_pct: if totals.sent == 0 {
+            0.0
+        } else {
+            100.0 * (totals.sent as f64 - totals.received as f64) / totals.sent as f64
+        },
+        streams_with_loss: totals.streams_with_loss,
+        misrouted: totals.misrouted,
+        foreign: totals.foreign,
+        send_errors: totals.send_errors,
+        max_send_lag_us: totals.max_lag_ns as f64 / 1000.0,
+        relay_cpu_pct: relay_cpu.map(|c| 100.0 * c.as_secs_f64() / window_s),
+        relay_cpu_us_per_pkt: relay_cpu
+            .filter(|_| totals.received > 0)
+            .map(|c| c.as_secs_f64() * 1e6 / totals.received as f64),
+        loadgen_cpu_pct: own_cpu.map(|c| 100.0 * c.as_secs_f64() / window_s),
+        latency: totals.latency,
+        setup_s,
+        setup_rate: load.calls as f64 / setup_s.max(1e-9),
+        teardown_s,
+        tx_threads: load.tx_threads,
+        rx_threads: load.rx_threads,
+    })
+}
+
+type TrafficOut = (stats::Totals, Sample, Sample);
+
+fn run_traffic(
+    target: &Target,
+    endpoints: &[Endpoint],
+    load: Load,
+    stop: &AtomicBool,
+) -> Result<TrafficOut> {
+    let start_ns = sys::now_ns() + 20_000_000;
+    let window_start_ns = start_ns + load.warmup.as_nanos() as u64;
+    let window_end_ns = window_start_ns + load.duration.as_nanos() as u64;
+    let plan = Plan {
+        pps: load.pps,
+        start_ns,
+        window_start_ns,
+        window_end_ns,
+        drain_end_ns: window_end_ns + load.drain.as_nanos() as u64,
+        tick: load.tick,
+    };
+    let progress = Progress::default();
+    let total_ms = (plan.drain_end_ns - start_ns) / 1_000_000;
+    let pb = bar(
+        total_ms,
+        "{prefix:>12} traffic [{bar:30}] {elapsed_precise} {msg}",
+    );
+    pb.set_prefix(target.name.clone());
+
+    std::thread::scope(|s| -> Result<TrafficOut> {
+        let rx: Vec<_> = (0..load.rx_threads)
+            .map(|i| {
+                let progress = &progress;
+                s.spawn(move || {
+                    traffic::receiver(endpoints, i, load.rx_threads, plan, stop, progress)
+                })
+            })
+            .collect();
+        let tx: Vec<_> = (0..load.tx_threads)
+            .map(|i| {
+                let progress = &progress;
+                s.spawn(move || {
+                    traffic::sender(endpoints, i, load.tx_threads, plan, stop, progress)
+                })
+            })
+            .collect();
+
+        let mut before = None;
+        let mut after = None;
+        loop {
+            let now = sys::now_ns();
+            if before.is_none() && now >= window_start_ns {
+                before = Some(Sample::take(target.pid));
+            }
+            if after.is_none() && now >= window_end_ns {
+                after = Some(Sample::take(target.pid));
+            }
+            if now >= plan.drain_end_ns || stop.load(Ordering::Relaxed) {
+                break;
+            }
+            pb.set_position(now.saturating_sub(start_ns) / 1_000_000);
+            pb.set_message(format!(
+                "sent {} recv {}",
+                progress.sent.load(Ordering::Relaxed),
+                progress.received.load(Ordering::Relaxed)
+            ));
+            // Wake exactly at the window edges so the CPU readings line up.
+            let next_edge = [window_start_ns, window_end_ns, plan.drain_end_ns]
+                .into_iter()
+                .find(|&e| e > now)
+                .unwrap_or(now);
+            let nap = (next_edge - now).min(100_000_000);
+            std::thread::sleep(Duration::from_nanos(nap.max(1_000)));
+        }
+        pb.finish_and_clear();
+        let tx_stats: Vec<_> = tx
+            .into_iter()
+            .map(|h| h.join().map_err(|_| anyhow!("sender thread panicked")))
+            .collect::<Result<_>>()?;
+        let rx_stats: Vec<_> = rx
+            .into_iter()
+            .map(|h| h.join().map_err(|_| anyhow!("receiver thread panicked"))?)
+            .collect::<Result<_>>()?;
+        let before = before.unwrap_or_else(|| Sample::take(target.pid));
+        let after = after.unwrap_or_else(|| Sample::take(target.pid));
+        Ok((
+            stats::merge(endpoints.len(), &tx_stats, &rx_stats),
+            before,
+            after,
+        ))
+    })
+}
+
+fn teardown(client: &mut Client, ids: &[CallIds]) {
+    let mut failed = 0usize;
+    for call in ids {
+        if ng::delete_call(client, call).is_err() {
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        eprintln!("warning: {failed} of {} deletes failed", ids.len());
+    }
+}

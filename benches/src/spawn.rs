@@ -1,0 +1,182 @@
+//! Starting a relay on loopback (or the netns relay address), waiting for
+//! its `pong`, and stopping it again by pid.
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use sluice_ng::client::Client;
+
+use crate::{ng, sys};
+
+/// Which relay to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayKind {
+    /// Our own relay.
+    MediaCore,
+    /// The reference.
+    Rtpengine,
+}
+
+impl RelayKind {
+    /// Name used in tables and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::MediaCore => "media-core",
+            Self::Rtpengine => "rtpengine",
+        }
+    }
+}
+
+/// How to start one relay.
+#[derive(Debug, Clone)]
+pub struct RelaySpec {
+    /// Which relay.
+    pub kind: RelayKind,
+    /// Its binary.
+    pub bin: PathBuf,
+    /// NG listen address.
+    pub ng: SocketAddr,
+    /// Media port range.
+    pub port_min: u16,
+    /// Media port range.
+    pub port_max: u16,
+    /// Worker / relay threads.
+    pub threads: usize,
+    /// Media interface address.
+    pub interface: String,
+    /// Optional `taskset -c` CPU list.
+    pub cpus: Option<String>,
+}
+
+impl RelaySpec {
+    /// The relay's command line, as argv.
+    pub fn argv(&self) -> Vec<String> {
+        let mut argv = Vec::new();
+        if let Some(cpus) = &self.cpus {
+            argv.extend(["taskset".into(), "-c".into(), cpus.clone()]);
+        }
+        argv.push(self.bin.display().to_string());
+        match self.kind {
+            RelayKind::Rtpengine => {
+                let cli = SocketAddr::new(self.ng.ip(), self.ng.port().wrapping_add(1));
+                argv.extend([
+                    "--config-file=none".into(),
+                    "--foreground".into(),
+                    "--log-stderr".into(),
+                    "--table=-1".into(),
+                    format!("--interface={}", self.interface),
+                    format!("--listen-ng={}", self.ng),
+                    format!("--listen-cli={cli}"),
+                    format!("--port-min={}", self.port_min),
+                    format!("--port-max={}", self.port_max),
+                    format!("--num-threads={}", self.threads),
+                    "--timeout=60".into(),
+                    "--delete-delay=0".into(),
+                ]);
+            }
+            RelayKind::MediaCore => {
+                argv.extend([
+                    "--interface".into(),
+                    self.interface.clone(),
+                    "--listen-ng".into(),
+                    self.ng.to_string(),
+                    "--port-min".into(),
+                    self.port_min.to_string(),
+                    "--port-max".into(),
+                    self.port_max.to_string(),
+                    "--workers".into(),
+                    self.threads.to_string(),
+                    "--timeout".into(),
+                    "60".into(),
+                ]);
+            }
+        }
+        argv
+    }
+}
+
+/// A running relay; terminated (SIGTERM, then SIGKILL) on drop.
+#[derive(Debug)]
+pub struct Spawned {
+    child: Child,
+    /// Its process id.
+    pub pid: u32,
+    /// Where its stderr goes.
+    pub log: PathBuf,
+    /// The command line it was started with.
+    pub command: String,
+}
+
+impl Spawned {
+    /// Starts the relay and waits (bounded) until it answers `ping`.
+    pub fn start(spec: &RelaySpec, stop: &AtomicBool) -> Result<Self> {
+        let argv = spec.argv();
+        let log = std::env::temp_dir().join(format!(
+            "loadgen-{}-{}.log",
+            spec.kind.name(),
+            std::process::id()
+        ));
+        let log_file = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let child = Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .spawn()
+            .with_context(|| format!("starting {}", argv[0]))?;
+        let mut me = Self {
+            pid: child.id(),
+            child,
+            log,
+            command: argv.join(" "),
+        };
+        let mut client = Client::new(spec.ng)?;
+        client.retransmit_after = Duration::from_millis(200);
+        client.tries = 1;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = me.child.try_wait()? {
+                bail!(
+                    "{} exited with {status} before answering ping; see {}",
+                    spec.kind.name(),
+                    me.log.display()
+                );
+            }
+            if ng::ping(&mut client) {
+                return Ok(me);
+            }
+            if Instant::now() >= deadline || stop.load(Ordering::Relaxed) {
+                bail!(
+                    "{} did not answer ping on {} within 15 s; see {}",
+                    spec.kind.name(),
+                    spec.ng,
+                    me.log.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        let _ = sys::terminate(self.pid);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

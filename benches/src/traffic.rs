@@ -1,0 +1,177 @@
+//! The media plane of a run: paced sender threads and epoll/recvmmsg
+//! receiver threads over every leg's socket.
+//!
+//! Endpoint `i` is leg A of call `i / 2` when `i` is even, leg B when odd.
+//! It sends stream `i` and receives stream `i ^ 1`, so a probe arriving on
+//! the wrong socket shows the relay crossed legs.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::pacing::Schedule;
+use crate::rtp::{self, Stream};
+use crate::stats::{RxStats, TxStats};
+use crate::sys::{self, Epoll, RecvBatch};
+
+/// One leg's socket and where it sends.
+#[derive(Debug)]
+pub struct Endpoint {
+    /// Non-blocking UDP socket of this leg.
+    pub socket: UdpSocket,
+    /// The relay address this leg sends its media to.
+    pub dest: SocketAddr,
+}
+
+/// Timing of one run, all in CLOCK_MONOTONIC ns.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    /// Packets per second per stream.
+    pub pps: f64,
+    /// When sending starts (warm-up begins).
+    pub start_ns: u64,
+    /// Probes sent from here on count.
+    pub window_start_ns: u64,
+    /// Sending stops here; probes sent later do not count.
+    pub window_end_ns: u64,
+    /// Receivers keep reading until here.
+    pub drain_end_ns: u64,
+    /// Sender wake-up granularity.
+    pub tick: Duration,
+}
+
+/// Live counters for the progress bar.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Packets sent so far (all of the run).
+    pub sent: AtomicU64,
+    /// Probes received so far (all of the run).
+    pub received: AtomicU64,
+}
+
+/// Sends the streams of `endpoints[i]` for every `i` with `i % threads == index`.
+pub fn sender(
+    endpoints: &[Endpoint],
+    index: usize,
+    threads: usize,
+    plan: Plan,
+    stop: &AtomicBool,
+    progress: &Progress,
+) -> TxStats {
+    let total = endpoints.len();
+    let mine: Vec<usize> = (index..total).step_by(threads.max(1)).collect();
+    let mut streams: Vec<Stream> = mine.iter().map(|&i| Stream::new(i as u32)).collect();
+    let period_ns = (1e9 / plan.pps).max(1.0) as u64;
+    let phases: Vec<u64> = mine
+        .iter()
+        .map(|&i| (i as u64 * period_ns) / total.max(1) as u64)
+        .collect();
+    let mut schedule = Schedule::new(plan.start_ns, period_ns, phases);
+    let mut stats = TxStats {
+        sent: vec![0; total],
+        ..TxStats::default()
+    };
+    let tick_ns = plan.tick.as_nanos() as u64;
+    let mut pending_progress = 0u64;
+    while !mine.is_empty() {
+        let mut now = sys::now_ns();
+        if now >= plan.window_end_ns || stop.load(Ordering::Relaxed) {
+            break;
+        }
+        while let Some((slot, due)) = schedule.due(now) {
+            if due >= plan.window_end_ns {
+                break;
+            }
+            let ep = &endpoints[mine[slot]];
+            let packet = streams[slot].next_packet(now);
+            match ep.socket.send_to(packet, ep.dest) {
+                Ok(_) => {
+                    if now >= plan.window_start_ns {
+                        stats.sent[mine[slot]] += 1;
+                        stats.max_lag_ns = stats.max_lag_ns.max(now - due);
+                    }
+                    pending_progress += 1;
+                }
+                Err(_) => {
+                    if now >= plan.window_start_ns {
+                        stats.send_errors += 1;
+                    }
+                }
+            }
+            schedule.advance();
+            now = sys::now_ns();
+        }
+        progress.sent.fetch_add(pending_progress, Ordering::Relaxed);
+        pending_progress = 0;
+        let next = schedule.next_due();
+        let wait = next.saturating_sub(sys::now_ns()).max(tick_ns);
+        std::thread::sleep(Duration::from_nanos(wait.min(50_000_000)));
+    }
+    stats
+}
+
+/// Receives on `endpoints[i]` for every `i` with `i % threads == index`.
+pub fn receiver(
+    endpoints: &[Endpoint],
+    index: usize,
+    threads: usize,
+    plan: Plan,
+    stop: &AtomicBool,
+    progress: &Progress,
+) -> Result<RxStats> {
+    let total = endpoints.len();
+    let epoll = Epoll::new()?;
+    for i in (index..total).step_by(threads.max(1)) {
+        epoll.add_readable(endpoints[i].socket.as_raw_fd(), i as u64)?;
+    }
+    let mut stats = RxStats::new(total);
+    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
+    let mut ready = Vec::with_capacity(256);
+    let mut batch = RecvBatch::new(32);
+    loop {
+        let now = sys::now_ns();
+        if now >= plan.drain_end_ns || stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let left_ms = ((plan.drain_end_ns - now) / 1_000_000).clamp(1, 20) as i32;
+        epoll.wait(&mut events, left_ms, &mut ready)?;
+        let mut got = 0u64;
+        for &token in &ready {
+            let i = token as usize;
+            let fd = endpoints[i].socket.as_raw_fd();
+            let expected = (i ^ 1) as u32;
+            loop {
+                let n = batch.recv(fd)?;
+                if n == 0 {
+                    break;
+                }
+                let t = sys::now_ns();
+                got += n as u64;
+                for k in 0..n {
+                    let Some(probe) = rtp::parse(batch.get(k)) else {
+                        stats.foreign += 1;
+                        continue;
+                    };
+                    if probe.stream != expected {
+                        stats.misrouted += 1;
+                        continue;
+                    }
+                    if probe.send_ns >= plan.window_start_ns && probe.send_ns < plan.window_end_ns {
+                        stats.received[probe.stream as usize] += 1;
+                        stats
+                            .latency
+                            .saturating_record(t.saturating_sub(probe.send_ns).max(1));
+                    }
+                }
+                if n < 32 {
+                    break;
+                }
+            }
+        }
+        progress.received.fetch_add(got, Ordering::Relaxed);
+    }
+    Ok(stats)
+}
