@@ -75,13 +75,27 @@ pub fn ping(client: &mut Client) -> bool {
 
 /// `offer` of `sdp` for `call_id` from `from_tag`; returns the rewritten SDP.
 pub fn offer(client: &mut Client, call_id: &str, from_tag: &str, sdp: &str) -> String {
-    let req = media_keys(
+    offer_with_flags(client, call_id, from_tag, sdp, &[])
+}
+
+/// [`offer`] with NG `flags` (e.g. `strict source`).
+pub fn offer_with_flags(
+    client: &mut Client,
+    call_id: &str,
+    from_tag: &str,
+    sdp: &str,
+    flags: &[&str],
+) -> String {
+    let mut req = media_keys(
         Dict::new()
             .with("command", "offer")
             .with("call-id", call_id)
             .with("from-tag", from_tag)
             .with("sdp", sdp),
     );
+    if !flags.is_empty() {
+        req.insert("flags", str_list(flags));
+    }
     let reply = expect_ok(send(client, &req, "offer"), "offer");
     reply_sdp(&reply, "offer")
 }
