@@ -8,5 +8,7 @@
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod control;
+pub mod daemon;
 pub mod relay;
 pub mod worker;

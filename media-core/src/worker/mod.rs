@@ -199,9 +199,14 @@ impl Worker {
 
     /// Queues a command and rings the doorbell.
     pub fn send(&self, command: WorkerCommand) -> Result<(), SendError> {
-        self.commands
-            .push(command)
-            .map_err(|_| SendError::Full(self.index))?;
+        self.try_send(command)
+            .map_err(|_| SendError::Full(self.index))
+    }
+
+    /// Queues a command and rings the doorbell; gives the command back
+    /// when the queue is full.
+    pub fn try_send(&self, command: WorkerCommand) -> Result<(), WorkerCommand> {
+        self.commands.push(command)?;
         self.doorbell.ring();
         Ok(())
     }

@@ -1,0 +1,10 @@
+//! The control side: NG server, call table, SDP rewriting, ports.
+
+pub mod call;
+pub mod engine;
+pub mod ports;
+pub mod render;
+pub mod server;
+
+pub use engine::{Engine, Failure};
+pub use server::NgServer;

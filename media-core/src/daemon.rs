@@ -1,0 +1,74 @@
+//! Start-up and shutdown: workers, the NG server, signals.
+
+use std::net::UdpSocket;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::Context;
+use crossbeam_queue::ArrayQueue;
+
+use crate::config::Config;
+use crate::control::ports::OsBinder;
+use crate::control::{Engine, NgServer};
+use crate::worker::{Worker, WorkerTuning};
+
+/// A daemon ready to serve: NG socket bound, workers running.
+#[derive(Debug)]
+pub struct Daemon {
+    server: NgServer,
+    stop: Arc<AtomicBool>,
+}
+
+impl Daemon {
+    /// Binds the NG socket and starts the workers.
+    pub fn start(config: &Config) -> anyhow::Result<Self> {
+        let socket = UdpSocket::bind(config.listen_ng).with_context(|| {
+            format!(
+                "cannot bind NG socket {} (key `listen-ng`)",
+                config.listen_ng
+            )
+        })?;
+        let tuning = WorkerTuning::default();
+        let events = Arc::new(ArrayQueue::new(tuning.queue_capacity));
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let workers = (0..config.workers)
+            .map(|i| {
+                // With more cores than workers, leave core 0 to the control
+                // thread and the kernel; otherwise share round-robin.
+                let core = if cores > config.workers { i + 1 } else { i };
+                Worker::spawn(
+                    i,
+                    Some(core % cores),
+                    tuning,
+                    Arc::clone(&events),
+                    std::thread::current(),
+                )
+                .with_context(|| {
+                    format!("cannot start worker {i} (io_uring needs Linux 6.0 or later)")
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let engine = Engine::new(config, Box::new(OsBinder));
+        let server = NgServer::new(socket, engine, workers, events, config.timeout)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+            signal_hook::flag::register(signal, Arc::clone(&stop))
+                .context("cannot install signal handler")?;
+        }
+        tracing::info!(
+            ng = %server.local_addr()?,
+            workers = config.workers,
+            interfaces = ?config.interfaces.iter().map(|i| format!("{}/{}", i.name, i.address)).collect::<Vec<_>>(),
+            ports = format!("{}-{}", config.port_min, config.port_max),
+            "media-core ready"
+        );
+        Ok(Self { server, stop })
+    }
+
+    /// Serves until SIGTERM or SIGINT, then drains the workers.
+    pub fn run(self) -> anyhow::Result<()> {
+        self.server.run(&self.stop)?;
+        tracing::info!("media-core stopped");
+        Ok(())
+    }
+}
