@@ -1,11 +1,10 @@
 //! A worker forwards real UDP both ways through io_uring, and in steady
 //! state it does so without a single heap allocation (counted by a
 //! global allocator that tallies allocations made on worker threads).
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on any setup error")]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,51 +12,60 @@ use crossbeam_queue::ArrayQueue;
 use media_core::relay::{CallSerial, LatchPolicy, Role, SocketConfig, SocketKey};
 use media_core::worker::{Worker, WorkerCommand, WorkerEvent, WorkerTuning};
 
-struct CountingAlloc;
-
-static WORKER_ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    static IS_WORKER: Cell<Option<bool>> = const { Cell::new(None) };
-}
-
-fn on_worker_thread() -> bool {
-    IS_WORKER
-        .try_with(|w| match w.get() {
-            Some(v) => v,
-            None => {
-                // Thread names are set before the thread runs any of our code.
-                let v = std::thread::current()
-                    .name()
-                    .is_some_and(|n| n.starts_with("mc-worker"));
-                w.set(Some(v));
-                v
-            }
-        })
-        .unwrap_or(false)
-}
-
-// SAFETY: delegates every call to the system allocator unchanged.
+/// The counting allocator (the only unsafe code of this test).
 #[allow(
     unsafe_code,
     reason = "a counting global allocator must implement GlobalAlloc"
 )]
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if on_worker_thread() {
-            WORKER_ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+mod counting {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    pub struct CountingAlloc;
+
+    pub static WORKER_ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+    thread_local! {
+        static IS_WORKER: Cell<Option<bool>> = const { Cell::new(None) };
+    }
+
+    fn on_worker_thread() -> bool {
+        IS_WORKER
+            .try_with(|w| match w.get() {
+                Some(v) => v,
+                None => {
+                    // Thread names are set before the thread runs any of our code.
+                    let v = std::thread::current()
+                        .name()
+                        .is_some_and(|n| n.starts_with("mc-worker"));
+                    w.set(Some(v));
+                    v
+                }
+            })
+            .unwrap_or(false)
+    }
+
+    // SAFETY: delegates every call to the system allocator unchanged.
+    unsafe impl GlobalAlloc for CountingAlloc {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            if on_worker_thread() {
+                WORKER_ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            }
+            // SAFETY: same contract as ours.
+            unsafe { System.alloc(layout) }
         }
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: same contract as ours.
+            unsafe { System.dealloc(ptr, layout) }
+        }
     }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
+
+    #[global_allocator]
+    static GLOBAL: CountingAlloc = CountingAlloc;
 }
 
-#[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
+use counting::WORKER_ALLOCATIONS;
 
 fn rtp(seq: u16) -> [u8; 172] {
     let mut p = [0u8; 172];

@@ -171,10 +171,7 @@ impl Engine {
             .calls
             .get_mut(call_id)
             .expect("call exists or was just created");
-        let from = match identify_leg(call, from_tag, req.to_tag.as_deref(), is_offer) {
-            Ok(leg) => leg,
-            Err(e) => return Err(e),
-        };
+        let from = identify_leg(call, from_tag, req.to_tag.as_deref(), is_offer)?;
         let to = 1 - from;
         if call.legs[from].tag.is_none() || is_offer {
             call.legs[from].tag = Some(from_tag.to_string());
