@@ -27,6 +27,22 @@ fn parse_stat(text: &str, ticks_per_sec: u64) -> Option<Duration> {
     ))
 }
 
+/// Non-idle CPU time of the whole machine (`/proc/stat` line `cpu`:
+/// everything but idle and iowait; guest time is already in user).
+pub fn system_busy() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal ...
+    let busy: u64 = [0, 1, 2, 5, 6, 7].iter().filter_map(|&i| v.get(i)).sum();
+    let tps = sys::clock_ticks_per_sec().max(1);
+    Some(Duration::from_nanos(busy * 1_000_000_000 / tps))
+}
+
 /// The CPUs a process may run on (`Cpus_allowed_list`), for the record.
 pub fn cpus_allowed(pid: u32) -> Option<String> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -42,6 +58,8 @@ pub struct Sample {
     pub relay: Option<Duration>,
     /// This process's CPU so far.
     pub own: Option<Duration>,
+    /// Busy CPU of the whole machine so far (all processes, irq, steal).
+    pub system: Option<Duration>,
     /// CLOCK_MONOTONIC at the reading.
     pub at_ns: u64,
 }
@@ -52,6 +70,7 @@ impl Sample {
         Self {
             relay: relay_pid.and_then(|p| process_cpu(p).ok()),
             own: process_cpu(std::process::id()).ok(),
+            system: system_busy(),
             at_ns: sys::now_ns(),
         }
     }

@@ -21,6 +21,7 @@ mod spawn;
 mod stats;
 mod sys;
 mod traffic;
+mod udp;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -44,6 +45,15 @@ enum SpawnWhich {
     Rtpengine,
     /// Both, in turns (media-core first).
     Both,
+}
+
+/// Where receive times come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RxClockArg {
+    /// Kernel SO_TIMESTAMPNS.
+    Kernel,
+    /// CLOCK_MONOTONIC in the receiver thread.
+    User,
 }
 
 /// What `--find-ceiling` raises.
@@ -174,6 +184,14 @@ struct Args {
     /// Sender wake-up granularity (packets due within a tick go together).
     #[arg(long, value_parser = parse_duration, default_value = "200us")]
     tick: Duration,
+    /// Receive timestamps: `kernel` (SO_TIMESTAMPNS; the receiver may then
+    /// poll lazily, see --rx-poll) or `user` (clock read per recvmmsg batch).
+    #[arg(long, value_enum, default_value = "kernel")]
+    rx_clock: RxClockArg,
+    /// With --rx-clock kernel: pause between receive passes (batches
+    /// receives, costs no latency accuracy).
+    #[arg(long, value_parser = parse_duration, default_value = "1ms")]
+    rx_poll: Duration,
     /// media-core binary for --spawn.
     #[arg(long, default_value = "target/release/media-core")]
     media_core_bin: PathBuf,
@@ -205,6 +223,7 @@ impl Args {
             tx_threads: self.tx_threads.max(1),
             rx_threads: self.rx_threads.max(1),
             tick: self.tick,
+            kernel_rx_poll: (self.rx_clock == RxClockArg::Kernel).then_some(self.rx_poll),
         }
     }
 

@@ -59,6 +59,13 @@ pub struct PointResult {
     pub relay_cpu_us_per_pkt: Option<f64>,
     /// This tool's CPU over the window, % of one core.
     pub loadgen_cpu_pct: Option<f64>,
+    /// Busy CPU of everything else on the machine over the window
+    /// (other processes, interrupts, steal), % of one core: noise.
+    pub other_cpu_pct: Option<f64>,
+    /// Receive-queue drops at this tool's sockets (it fell behind).
+    pub loadgen_socket_drops: Option<u64>,
+    /// Receive-queue drops at the relay's sockets (the relay fell behind).
+    pub relay_socket_drops: Option<u64>,
     /// One-way latency through the relay.
     pub latency: Latency,
     /// Time to set up all calls (offer + answer each), s.
@@ -71,6 +78,8 @@ pub struct PointResult {
     pub tx_threads: usize,
     /// Receiver threads of this tool.
     pub rx_threads: usize,
+    /// How receive times were taken.
+    pub rx_clock: String,
 }
 
 /// media-core / rtpengine at one load.
@@ -182,6 +191,7 @@ pub fn table(report: &Report) -> String {
         "relay", "thr", "calls", "pps", "offered", "loss%", "cpu%", "us/pkt", "p50us", "p99us",
         "p99.9us", "max_us", "setup/s", "lg_cpu%", "cpus"
     );
+    let mut notes = String::new();
     for p in &report.points {
         let _ = writeln!(
             s,
@@ -209,7 +219,19 @@ pub fn table(report: &Report) -> String {
                 p.misrouted, p.foreign, p.send_errors
             );
         }
+        let _ = writeln!(
+            notes,
+            "  {} {} calls: socket drops relay {} loadgen {}; other CPU {}%; max send lag {:.0} us; setup {:.2} s",
+            p.relay,
+            p.calls,
+            p.relay_socket_drops.map_or_else(|| "?".into(), |v| v.to_string()),
+            p.loadgen_socket_drops.map_or_else(|| "?".into(), |v| v.to_string()),
+            opt(p.other_cpu_pct, 1),
+            p.max_send_lag_us,
+            p.setup_s,
+        );
     }
+    s.push_str(&notes);
     if !report.ratios.is_empty() {
         let _ = writeln!(s, "\nmedia-core / rtpengine (lower is better):");
         let _ = writeln!(

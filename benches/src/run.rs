@@ -1,6 +1,7 @@
 //! One measurement point: bind the legs, set up the calls, run paced
 //! traffic through the relay, read its CPU, tear the calls down.
 
+use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -16,7 +17,8 @@ use crate::ng::{self, CallIds};
 use crate::report::PointResult;
 use crate::stats;
 use crate::sys;
-use crate::traffic::{self, Endpoint, Plan, Progress};
+use crate::traffic::{self, Endpoint, Plan, Progress, RxClock};
+use crate::udp;
 
 /// The relay under test.
 #[derive(Debug, Clone)]
@@ -65,6 +67,9 @@ pub struct Load {
     pub rx_threads: usize,
     /// Sender wake-up granularity.
     pub tick: Duration,
+    /// Take receive times from the kernel (`SO_TIMESTAMPNS`) and poll
+    /// every this often; `None`: read the clock in the receiver thread.
+    pub kernel_rx_poll: Option<Duration>,
 }
 
 static RUN: AtomicU32 = AtomicU32::new(0);
@@ -155,19 +160,27 @@ pub fn run_point(
         return Err(e);
     }
 
+    let caller_addrs: HashSet<SocketAddr> =
+        a_socks.iter().filter_map(|s| s.local_addr().ok()).collect();
+    let callee_addrs: HashSet<SocketAddr> =
+        b_socks.iter().filter_map(|s| s.local_addr().ok()).collect();
+    let relay_addrs: HashSet<SocketAddr> = ends.iter().flat_map(|e| [e.for_a, e.for_b]).collect();
     let mut endpoints = Vec::with_capacity(2 * load.calls);
-    for ((a, b), e) in a_socks.into_iter().zip(b_socks).zip(&ends) {
-        endpoints.push(Endpoint {
-            socket: a,
-            dest: e.for_a,
-        });
-        endpoints.push(Endpoint {
-            socket: b,
-            dest: e.for_b,
-        });
+    for ((a, b), e) in a_socks.iter().zip(&b_socks).zip(&ends) {
+        a.connect(e.for_a).context("connecting leg A")?;
+        b.connect(e.for_b).context("connecting leg B")?;
+    }
+    for (a, b) in a_socks.into_iter().zip(b_socks) {
+        endpoints.push(Endpoint { socket: a });
+        endpoints.push(Endpoint { socket: b });
     }
 
     let traffic = run_traffic(target, &endpoints, load, stop);
+    // Socket drops, read before teardown closes the relay's sockets.
+    let loadgen_drops = udp::drops(&caller_addrs, legs.caller_ns.as_deref())
+        .and_then(|a| Ok(a + udp::drops(&callee_addrs, legs.callee_ns.as_deref())?))
+        .ok();
+    let relay_drops = udp::drops(&relay_addrs, None).ok();
     let teardown_start = Instant::now();
     teardown(&mut client, &ids);
     let teardown_s = teardown_start.elapsed().as_secs_f64();
@@ -185,6 +198,14 @@ pub fn run_point(
         (Some(b), Some(a)) => Some(a.saturating_sub(b)),
         _ => None,
     };
+    let system_cpu = match (before.system, after.system) {
+        (Some(b), Some(a)) => Some(a.saturating_sub(b)),
+        _ => None,
+    };
+    let other_cpu = system_cpu.map(|s| {
+        s.saturating_sub(relay_cpu.unwrap_or_default())
+            .saturating_sub(own_cpu.unwrap_or_default())
+    });
     let streams = 2 * load.calls;
     Ok(PointResult {
         relay: target.name.clone(),
@@ -216,12 +237,19 @@ pub fn run_point(
             .filter(|_| totals.received > 0)
             .map(|c| c.as_secs_f64() * 1e6 / totals.received as f64),
         loadgen_cpu_pct: own_cpu.map(|c| 100.0 * c.as_secs_f64() / window_s),
+        other_cpu_pct: other_cpu.map(|c| 100.0 * c.as_secs_f64() / window_s),
+        loadgen_socket_drops: loadgen_drops,
+        relay_socket_drops: relay_drops,
         latency: totals.latency,
         setup_s,
         setup_rate: load.calls as f64 / setup_s.max(1e-9),
         teardown_s,
         tx_threads: load.tx_threads,
         rx_threads: load.rx_threads,
+        rx_clock: match load.kernel_rx_poll {
+            Some(p) => format!("kernel SO_TIMESTAMPNS, poll {} us", p.as_micros()),
+            None => "user CLOCK_MONOTONIC per recvmmsg".into(),
+        },
     })
 }
 
@@ -243,6 +271,13 @@ fn run_traffic(
         window_end_ns,
         drain_end_ns: window_end_ns + load.drain.as_nanos() as u64,
         tick: load.tick,
+        rx_clock: match load.kernel_rx_poll {
+            Some(poll) => RxClock::Kernel {
+                offset_ns: sys::realtime_offset_ns(),
+                poll,
+            },
+            None => RxClock::User,
+        },
     };
     let progress = Progress::default();
     let total_ms = (plan.drain_end_ns - start_ns) / 1_000_000;

@@ -31,7 +31,7 @@ pub struct RxStats {
     pub latency: Histogram<u64>,
     /// Probes that arrived on the wrong leg (the relay crossed calls).
     pub misrouted: u64,
-    /// Datagrams that were not our probes.
+    /// Datagrams that were not our probes, and receive errors.
     pub foreign: u64,
 }
 

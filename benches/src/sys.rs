@@ -119,9 +119,48 @@ impl Epoll {
     }
 }
 
+/// `CLOCK_REALTIME` minus `CLOCK_MONOTONIC`, in ns: converts kernel
+/// receive timestamps (realtime) to the monotonic clock of the payload.
+pub fn realtime_offset_ns() -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    let mono_before = now_ns();
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_REALTIME always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    let mono_after = now_ns();
+    let real = ts.tv_sec * 1_000_000_000 + ts.tv_nsec;
+    real - ((mono_before + mono_after) / 2) as i64
+}
+
+/// Asks the kernel to stamp every datagram received on `fd` (`SO_TIMESTAMPNS`).
+pub fn enable_rx_timestamps(fd: RawFd) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: `on` is a valid c_int that outlives the call; the length matches it.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Control-message room per datagram: one `SCM_TIMESTAMPNS` (a timespec).
+const CTRL_LEN: usize = 64;
+
 /// Reusable buffers for one `recvmmsg` call of up to `N` datagrams.
 pub struct RecvBatch {
     bufs: Vec<[u8; 2048]>,
+    ctrl: Vec<[u64; CTRL_LEN / 8]>,
     iovecs: Vec<libc::iovec>,
     msgs: Vec<libc::mmsghdr>,
 }
@@ -153,12 +192,50 @@ impl RecvBatch {
         let msgs = (0..n)
             .map(|_| unsafe { std::mem::zeroed::<libc::mmsghdr>() })
             .collect();
-        let mut batch = Self { bufs, iovecs, msgs };
-        for (m, iov) in batch.msgs.iter_mut().zip(batch.iovecs.iter_mut()) {
+        let ctrl = vec![[0u64; CTRL_LEN / 8]; n];
+        let mut batch = Self {
+            bufs,
+            ctrl,
+            iovecs,
+            msgs,
+        };
+        for ((m, iov), c) in batch
+            .msgs
+            .iter_mut()
+            .zip(batch.iovecs.iter_mut())
+            .zip(batch.ctrl.iter_mut())
+        {
             m.msg_hdr.msg_iov = iov;
             m.msg_hdr.msg_iovlen = 1;
+            m.msg_hdr.msg_control = c.as_mut_ptr().cast();
         }
         batch
+    }
+
+    /// The kernel receive time (`SO_TIMESTAMPNS`, CLOCK_REALTIME ns) of the
+    /// `i`-th datagram of the last `recv`, if the socket asked for it.
+    pub fn timestamp(&self, i: usize) -> Option<u64> {
+        let hdr = &self.msgs[i].msg_hdr;
+        if hdr.msg_controllen == 0 {
+            return None;
+        }
+        // SAFETY: `hdr` was filled by recvmmsg: msg_control points at this
+        // struct's aligned control buffer and msg_controllen bounds what the
+        // kernel wrote; the CMSG_* macros stay within that length.
+        unsafe {
+            let mut cmsg = libc::CMSG_FIRSTHDR(hdr);
+            while !cmsg.is_null() {
+                if (*cmsg).cmsg_level == libc::SOL_SOCKET
+                    && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
+                {
+                    let ts =
+                        std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::timespec>());
+                    return Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64);
+                }
+                cmsg = libc::CMSG_NXTHDR(hdr, cmsg);
+            }
+        }
+        None
     }
 
     /// Reads up to the batch size of datagrams from non-blocking `fd`
@@ -166,6 +243,7 @@ impl RecvBatch {
     pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
         for m in &mut self.msgs {
             m.msg_len = 0;
+            m.msg_hdr.msg_controllen = CTRL_LEN as _;
         }
         let vlen = u32::try_from(self.msgs.len()).unwrap_or(u32::MAX);
         // SAFETY: every mmsghdr points at one iovec of this struct, which points at

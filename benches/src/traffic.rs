@@ -5,7 +5,7 @@
 //! It sends stream `i` and receives stream `i ^ 1`, so a probe arriving on
 //! the wrong socket shows the relay crossed legs.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -17,13 +17,12 @@ use crate::rtp::{self, Stream};
 use crate::stats::{RxStats, TxStats};
 use crate::sys::{self, Epoll, RecvBatch};
 
-/// One leg's socket and where it sends.
+/// One leg's socket.
 #[derive(Debug)]
 pub struct Endpoint {
-    /// Non-blocking UDP socket of this leg.
+    /// Non-blocking UDP socket of this leg, connected to the relay
+    /// address it sends its media to.
     pub socket: UdpSocket,
-    /// The relay address this leg sends its media to.
-    pub dest: SocketAddr,
 }
 
 /// Timing of one run, all in CLOCK_MONOTONIC ns.
@@ -41,6 +40,24 @@ pub struct Plan {
     pub drain_end_ns: u64,
     /// Sender wake-up granularity.
     pub tick: Duration,
+    /// How receive times are taken.
+    pub rx_clock: RxClock,
+}
+
+/// Where a probe's receive time comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum RxClock {
+    /// CLOCK_MONOTONIC read once per `recvmmsg` batch in the receiver
+    /// thread: includes the receiver's own wake-up delay.
+    User,
+    /// The kernel's `SO_TIMESTAMPNS` stamp (when the datagram reached our
+    /// socket), so the receiver may poll lazily and batch.
+    Kernel {
+        /// CLOCK_REALTIME - CLOCK_MONOTONIC, ns.
+        offset_ns: i64,
+        /// Pause between receive passes.
+        poll: Duration,
+    },
 }
 
 /// Live counters for the progress bar.
@@ -87,7 +104,8 @@ pub fn sender(
             }
             let ep = &endpoints[mine[slot]];
             let packet = streams[slot].next_packet(now);
-            match ep.socket.send_to(packet, ep.dest) {
+            // Connected to `ep.dest`: no per-packet route lookup.
+            match ep.socket.send(packet) {
                 Ok(_) => {
                     if now >= plan.window_start_ns {
                         stats.sent[mine[slot]] += 1;
@@ -125,7 +143,11 @@ pub fn receiver(
     let total = endpoints.len();
     let epoll = Epoll::new()?;
     for i in (index..total).step_by(threads.max(1)) {
-        epoll.add_readable(endpoints[i].socket.as_raw_fd(), i as u64)?;
+        let fd = endpoints[i].socket.as_raw_fd();
+        if matches!(plan.rx_clock, RxClock::Kernel { .. }) {
+            sys::enable_rx_timestamps(fd)?;
+        }
+        epoll.add_readable(fd, i as u64)?;
     }
     let mut stats = RxStats::new(total);
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
@@ -144,11 +166,18 @@ pub fn receiver(
             let fd = endpoints[i].socket.as_raw_fd();
             let expected = (i ^ 1) as u32;
             loop {
-                let n = batch.recv(fd)?;
+                let n = match batch.recv(fd) {
+                    Ok(n) => n,
+                    Err(_) => {
+                        // e.g. ECONNREFUSED from an ICMP error: note it, go on.
+                        stats.foreign += 1;
+                        break;
+                    }
+                };
                 if n == 0 {
                     break;
                 }
-                let t = sys::now_ns();
+                let t_user = sys::now_ns();
                 got += n as u64;
                 for k in 0..n {
                     let Some(probe) = rtp::parse(batch.get(k)) else {
@@ -159,6 +188,12 @@ pub fn receiver(
                         stats.misrouted += 1;
                         continue;
                     }
+                    let t = match plan.rx_clock {
+                        RxClock::User => t_user,
+                        RxClock::Kernel { offset_ns, .. } => batch
+                            .timestamp(k)
+                            .map_or(t_user, |real| (real as i64 - offset_ns) as u64),
+                    };
                     if probe.send_ns >= plan.window_start_ns && probe.send_ns < plan.window_end_ns {
                         stats.received[probe.stream as usize] += 1;
                         stats
@@ -172,6 +207,11 @@ pub fn receiver(
             }
         }
         progress.received.fetch_add(got, Ordering::Relaxed);
+        if let RxClock::Kernel { poll, .. } = plan.rx_clock {
+            if !poll.is_zero() {
+                std::thread::sleep(poll);
+            }
+        }
     }
     Ok(stats)
 }
