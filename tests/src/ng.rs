@@ -45,9 +45,10 @@ pub fn error_reason(reply: &Dict) -> Option<&str> {
 pub fn expect_ok(reply: Dict, what: &str) -> Dict {
     if result(&reply) != "ok" {
         panic!(
-            "NG {what}: expected result ok, got {:?} ({:?}); reply {reply:?}",
+            "NG {what}: expected result ok, got {:?} ({:?}); reply {}",
             result(&reply),
-            error_reason(&reply)
+            error_reason(&reply),
+            show(&reply)
         );
     }
     reply
@@ -58,11 +59,13 @@ pub fn expect_error(reply: &Dict, what: &str) {
     assert_eq!(
         result(reply),
         "error",
-        "NG {what}: expected an error reply, got {reply:?}"
+        "NG {what}: expected an error reply, got {}",
+        show(reply)
     );
     assert!(
         error_reason(reply).is_some_and(|r| !r.is_empty()),
-        "NG {what}: error reply without error-reason: {reply:?}"
+        "NG {what}: error reply without error-reason: {}",
+        show(reply)
     );
 }
 
@@ -126,7 +129,7 @@ pub fn reply_sdp(reply: &Dict, what: &str) -> String {
     reply
         .get("sdp")
         .and_then(Value::as_str)
-        .unwrap_or_else(|| panic!("NG {what}: reply has no sdp: {reply:?}"))
+        .unwrap_or_else(|| panic!("NG {what}: reply has no sdp: {}", show(reply)))
         .to_owned()
 }
 
@@ -154,7 +157,7 @@ pub fn list(client: &mut Client) -> Vec<String> {
     reply
         .get("calls")
         .and_then(Value::as_list)
-        .unwrap_or_else(|| panic!("NG list: reply has no `calls` list: {reply:?}"))
+        .unwrap_or_else(|| panic!("NG list: reply has no `calls` list: {}", show(&reply)))
         .iter()
         .filter_map(|v| v.as_str().map(str::to_owned))
         .collect()
@@ -177,7 +180,12 @@ pub fn totals(query_reply: &Dict) -> (Counts, Counts) {
     let totals = query_reply
         .get("totals")
         .and_then(Value::as_dict)
-        .unwrap_or_else(|| panic!("NG query: reply has no `totals` dict: {query_reply:?}"));
+        .unwrap_or_else(|| {
+            panic!(
+                "NG query: reply has no `totals` dict: {}",
+                show(query_reply)
+            )
+        });
     let read = |proto: &str| {
         let d = totals.get(proto).and_then(Value::as_dict);
         let int = |k: &str| {
@@ -195,14 +203,76 @@ pub fn totals(query_reply: &Dict) -> (Counts, Counts) {
 }
 
 /// media-core's count of packets it dropped for a call (runts, oversize,
-/// wrong source). The key is media-core's choice; read in one place here:
-/// `totals.dropped` (an int) or, failing that, the sum of the ints in a
-/// `totals.drops` dict. `None` when the relay reports neither (rtpengine).
+/// wrong source, ...). The one place that knows media-core's keys: it sums
+/// every int inside every `drops` dictionary anywhere in the reply (media-core
+/// puts one per stream under `tags.<tag>.medias[].streams[].drops`, keyed by
+/// reason: `malformed`, `oversize`, `wrong source`, `RTP on RTCP port`, ...),
+/// plus `totals.dropped` if present. `None` when there is no such key at
+/// all (rtpengine).
 pub fn media_core_drops(query_reply: &Dict) -> Option<i64> {
-    let totals = query_reply.get("totals")?.as_dict()?;
-    if let Some(n) = totals.get("dropped").and_then(Value::as_int) {
-        return Some(n);
+    fn walk(v: &Value, found: &mut Option<i64>) {
+        match v {
+            Value::Dict(d) => {
+                for (k, v) in d.iter() {
+                    if k == b"drops" {
+                        if let Some(drops) = v.as_dict() {
+                            let sum: i64 = drops.iter().filter_map(|(_, v)| v.as_int()).sum();
+                            *found = Some(found.unwrap_or(0) + sum);
+                            continue;
+                        }
+                    }
+                    walk(v, found);
+                }
+            }
+            Value::List(l) => l.iter().for_each(|v| walk(v, found)),
+            Value::Int(_) | Value::Bytes(_) => {}
+        }
     }
-    let drops = totals.get("drops")?.as_dict()?;
-    Some(drops.iter().filter_map(|(_, v)| v.as_int()).sum())
+    let mut found = None;
+    walk(&Value::Dict(query_reply.clone()), &mut found);
+    if let Some(n) = query_reply
+        .get("totals")
+        .and_then(Value::as_dict)
+        .and_then(|t| t.get("dropped"))
+        .and_then(Value::as_int)
+    {
+        found = Some(found.unwrap_or(0).max(n));
+    }
+    found
+}
+
+/// A reply as readable text (byte strings as UTF-8 where possible), for
+/// assertion messages.
+pub fn show(d: &Dict) -> String {
+    fn value(v: &Value, out: &mut String) {
+        match v {
+            Value::Int(n) => out.push_str(&n.to_string()),
+            Value::Bytes(b) => out.push_str(&format!("{:?}", String::from_utf8_lossy(b))),
+            Value::List(l) => {
+                out.push('[');
+                for (i, v) in l.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    value(v, out);
+                }
+                out.push(']');
+            }
+            Value::Dict(d) => {
+                out.push('{');
+                for (i, (k, v)) in d.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(&String::from_utf8_lossy(k));
+                    out.push_str(": ");
+                    value(v, out);
+                }
+                out.push('}');
+            }
+        }
+    }
+    let mut out = String::new();
+    value(&Value::Dict(d.clone()), &mut out);
+    out
 }

@@ -336,9 +336,11 @@ fn junk_at_media_ports_costs_a_healthy_call_nothing() {
     eprintln!("healthy call totals: {rtp:?}");
     if kind == RelayKind::MediaCore {
         let drops = ng::media_core_drops(&q);
+        eprintln!("media-core drops for the healthy call: {drops:?}");
         assert!(
             drops.is_some_and(|n| n > 0),
-            "media-core reports no drops for the healthy call (see ng::media_core_drops for the key): {drops:?}\n{q:?}"
+            "media-core reports no drops for the healthy call (see ng::media_core_drops for the key): {drops:?}\n{}",
+            ng::show(&q)
         );
     }
     for (id, ..) in &calls {
