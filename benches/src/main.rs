@@ -160,6 +160,9 @@ struct Args {
     /// Multiply the varied quantity by this per ceiling step.
     #[arg(long, default_value_t = 1.25)]
     ceiling_factor: f64,
+    /// Loss (%) a ceiling step may show and still count as lossless.
+    #[arg(long, default_value_t = 0.0)]
+    loss_tolerance: f64,
     /// At most this many ceiling steps.
     #[arg(long, default_value_t = 10)]
     ceiling_steps: usize,
@@ -343,7 +346,7 @@ fn ceiling_search(
                 step + 1
             );
             let p = run::run_point(target, legs, args.load(calls, pps), stop)?;
-            let lossless = p.lost <= 0 && p.send_errors == 0;
+            let lossless = p.loss_pct <= args.loss_tolerance && p.send_errors == 0;
             let offered = p.offered_pps;
             points.push(p);
             if !lossless {
@@ -481,7 +484,9 @@ fn main() -> Result<()> {
         eprintln!("wrote {}", path.display());
     }
     if stop.load(Ordering::Relaxed) {
-        bail!("interrupted; partial results above");
+        // Everything that needed cleaning up (namespaces, relays) is dropped by now.
+        eprintln!("interrupted; partial results above");
+        std::process::exit(130);
     }
     match failure {
         Some(e) => Err(e),
