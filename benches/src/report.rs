@@ -51,6 +51,11 @@ pub struct PointResult {
     pub foreign: u64,
     /// Sends the kernel refused.
     pub send_errors: u64,
+    /// Datagrams still unread at this tool's sockets when the drain ended
+    /// (this tool fell behind; they still count as received).
+    pub loadgen_backlog: u64,
+    /// Packets actually sent per second in the window (vs offered).
+    pub sent_pps: f64,
     /// Worst lateness of a send behind schedule, µs.
     pub max_send_lag_us: f64,
     /// Relay CPU over the window, % of one core.
@@ -221,11 +226,13 @@ pub fn table(report: &Report) -> String {
         }
         let _ = writeln!(
             notes,
-            "  {} {} calls: socket drops relay {} loadgen {}; other CPU {}%; max send lag {:.0} us; setup {:.2} s",
+            "  {} {} calls: sent {:.0}/s; socket drops relay {} loadgen {}; loadgen backlog {}; other CPU {}%; max send lag {:.0} us; setup {:.2} s",
             p.relay,
             p.calls,
+            p.sent_pps,
             p.relay_socket_drops.map_or_else(|| "?".into(), |v| v.to_string()),
             p.loadgen_socket_drops.map_or_else(|| "?".into(), |v| v.to_string()),
+            p.loadgen_backlog,
             opt(p.other_cpu_pct, 1),
             p.max_send_lag_us,
             p.setup_s,

@@ -232,6 +232,8 @@ pub fn run_point(
         foreign: totals.foreign,
         send_errors: totals.send_errors,
         max_send_lag_us: totals.max_lag_ns as f64 / 1000.0,
+        loadgen_backlog: totals.swept,
+        sent_pps: totals.sent as f64 / load.duration.as_secs_f64(),
         relay_cpu_pct: relay_cpu.map(|c| 100.0 * c.as_secs_f64() / window_s),
         relay_cpu_us_per_pkt: relay_cpu
             .filter(|_| totals.received > 0)

@@ -33,6 +33,9 @@ pub struct RxStats {
     pub misrouted: u64,
     /// Datagrams that were not our probes, and receive errors.
     pub foreign: u64,
+    /// Datagrams still queued at our sockets when the drain ended (read
+    /// by a final sweep): how far this tool's receiver fell behind.
+    pub swept: u64,
 }
 
 impl RxStats {
@@ -43,6 +46,7 @@ impl RxStats {
             latency: new_histogram(),
             misrouted: 0,
             foreign: 0,
+            swept: 0,
         }
     }
 }
@@ -102,6 +106,8 @@ pub struct Totals {
     pub foreign: u64,
     /// Worst sender lag, ns.
     pub max_lag_ns: u64,
+    /// See [`RxStats::swept`].
+    pub swept: u64,
     /// Latency summary.
     pub latency: Latency,
 }
@@ -111,7 +117,7 @@ pub fn merge(streams: usize, tx: &[TxStats], rx: &[RxStats]) -> Totals {
     let mut sent = vec![0u64; streams];
     let mut received = vec![0u64; streams];
     let mut hist = new_histogram();
-    let (mut send_errors, mut misrouted, mut foreign, mut max_lag_ns) = (0, 0, 0, 0);
+    let (mut send_errors, mut misrouted, mut foreign, mut max_lag_ns, mut swept) = (0, 0, 0, 0, 0);
     for t in tx {
         for (s, v) in sent.iter_mut().zip(&t.sent) {
             *s += v;
@@ -126,6 +132,7 @@ pub fn merge(streams: usize, tx: &[TxStats], rx: &[RxStats]) -> Totals {
         hist.add(&r.latency).expect("histograms share bounds");
         misrouted += r.misrouted;
         foreign += r.foreign;
+        swept += r.swept;
     }
     let streams_with_loss = sent.iter().zip(&received).filter(|(s, r)| r < s).count() as u64;
     Totals {
@@ -136,6 +143,7 @@ pub fn merge(streams: usize, tx: &[TxStats], rx: &[RxStats]) -> Totals {
         misrouted,
         foreign,
         max_lag_ns,
+        swept,
         latency: Latency::from_histogram(&hist),
     }
 }

@@ -152,7 +152,7 @@ pub fn receiver(
     let mut stats = RxStats::new(total);
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
     let mut ready = Vec::with_capacity(256);
-    let mut batch = RecvBatch::new(32);
+    let mut batch = RecvBatch::new(BATCH);
     loop {
         let now = sys::now_ns();
         if now >= plan.drain_end_ns || stop.load(Ordering::Relaxed) {
@@ -163,48 +163,7 @@ pub fn receiver(
         let mut got = 0u64;
         for &token in &ready {
             let i = token as usize;
-            let fd = endpoints[i].socket.as_raw_fd();
-            let expected = (i ^ 1) as u32;
-            loop {
-                let n = match batch.recv(fd) {
-                    Ok(n) => n,
-                    Err(_) => {
-                        // e.g. ECONNREFUSED from an ICMP error: note it, go on.
-                        stats.foreign += 1;
-                        break;
-                    }
-                };
-                if n == 0 {
-                    break;
-                }
-                let t_user = sys::now_ns();
-                got += n as u64;
-                for k in 0..n {
-                    let Some(probe) = rtp::parse(batch.get(k)) else {
-                        stats.foreign += 1;
-                        continue;
-                    };
-                    if probe.stream != expected {
-                        stats.misrouted += 1;
-                        continue;
-                    }
-                    let t = match plan.rx_clock {
-                        RxClock::User => t_user,
-                        RxClock::Kernel { offset_ns, .. } => batch
-                            .timestamp(k)
-                            .map_or(t_user, |real| (real as i64 - offset_ns) as u64),
-                    };
-                    if probe.send_ns >= plan.window_start_ns && probe.send_ns < plan.window_end_ns {
-                        stats.received[probe.stream as usize] += 1;
-                        stats
-                            .latency
-                            .saturating_record(t.saturating_sub(probe.send_ns).max(1));
-                    }
-                }
-                if n < 32 {
-                    break;
-                }
-            }
+            got += read_socket(&endpoints[i], i, &mut batch, plan, &mut stats, u64::MAX);
         }
         progress.received.fetch_add(got, Ordering::Relaxed);
         if let RxClock::Kernel { poll, .. } = plan.rx_clock {
@@ -213,5 +172,82 @@ pub fn receiver(
             }
         }
     }
+    // Whatever already sits in our queues reached us in time even if this
+    // thread did not get to read it: a slow receiver is not relay loss.
+    // With kernel stamps, only what arrived before the drain ended counts.
+    if !stop.load(Ordering::Relaxed) {
+        for i in (index..total).step_by(threads.max(1)) {
+            let got = read_socket(
+                &endpoints[i],
+                i,
+                &mut batch,
+                plan,
+                &mut stats,
+                plan.drain_end_ns,
+            );
+            stats.swept += got;
+        }
+    }
     Ok(stats)
+}
+
+const BATCH: usize = 32;
+
+/// Reads socket `i` until it is empty; probes received after `cutoff_ns`
+/// (kernel stamps only) are not counted. Returns datagrams read.
+fn read_socket(
+    endpoint: &Endpoint,
+    i: usize,
+    batch: &mut RecvBatch,
+    plan: Plan,
+    stats: &mut RxStats,
+    cutoff_ns: u64,
+) -> u64 {
+    let fd = endpoint.socket.as_raw_fd();
+    let expected = (i ^ 1) as u32;
+    let mut got = 0u64;
+    loop {
+        let n = match batch.recv(fd) {
+            Ok(n) => n,
+            Err(_) => {
+                // e.g. ECONNREFUSED from an ICMP error: note it, go on.
+                stats.foreign += 1;
+                break;
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        let t_user = sys::now_ns();
+        got += n as u64;
+        for k in 0..n {
+            let Some(probe) = rtp::parse(batch.get(k)) else {
+                stats.foreign += 1;
+                continue;
+            };
+            if probe.stream != expected {
+                stats.misrouted += 1;
+                continue;
+            }
+            let t = match plan.rx_clock {
+                RxClock::User => t_user,
+                RxClock::Kernel { offset_ns, .. } => batch
+                    .timestamp(k)
+                    .map_or(t_user, |real| (real as i64 - offset_ns) as u64),
+            };
+            if t > cutoff_ns {
+                continue;
+            }
+            if probe.send_ns >= plan.window_start_ns && probe.send_ns < plan.window_end_ns {
+                stats.received[probe.stream as usize] += 1;
+                stats
+                    .latency
+                    .saturating_record(t.saturating_sub(probe.send_ns).max(1));
+            }
+        }
+        if n < BATCH {
+            break;
+        }
+    }
+    got
 }
