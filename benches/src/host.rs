@@ -30,9 +30,30 @@ impl HostInfo {
             .unwrap_or_else(|_| "unknown".into());
         Self {
             cpu_model,
-            cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            cpus: online_cpus().len(),
             kernel,
             loadgen_cpus: crate::cpu::cpus_allowed(std::process::id()),
         }
     }
+}
+
+/// The online CPUs (`/sys/devices/system/cpu/online`), regardless of this
+/// process's own pinning.
+pub fn online_cpus() -> Vec<usize> {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
+    let mut out = Vec::new();
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                if let (Ok(a), Ok(b)) = (a.parse::<usize>(), b.parse::<usize>()) {
+                    out.extend(a..=b.min(a + 4096));
+                }
+            }
+            None => out.extend(part.parse::<usize>().ok()),
+        }
+    }
+    if out.is_empty() {
+        out = (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect();
+    }
+    out
 }

@@ -106,6 +106,29 @@ fn parse_range(s: &str) -> Result<(u16, u16), String> {
     Ok((a, b))
 }
 
+/// A list of CPU numbers.
+#[derive(Debug, Clone)]
+struct CpuList(Vec<usize>);
+
+fn parse_cpus(s: &str) -> Result<CpuList, String> {
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let bad = || format!("bad CPU list {s:?} (use e.g. 0 or 0-1,3)");
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) =
+                    (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+                if a > b || b >= 1024 {
+                    return Err(bad());
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.parse().map_err(|_| bad())?),
+        }
+    }
+    Ok(CpuList(out))
+}
+
 fn parse_subnet(s: &str) -> Result<[u8; 3], String> {
     let parts: Vec<u8> = s
         .trim_end_matches(".0/24")
@@ -178,6 +201,10 @@ struct Args {
     /// Pin spawned relays with `taskset -c LIST`.
     #[arg(long)]
     relay_cpus: Option<String>,
+    /// Pin this tool (all its threads) to these CPUs, e.g. `0` (with
+    /// `--relay-cpus 1` the two never share a core).
+    #[arg(long, value_parser = parse_cpus)]
+    loadgen_cpus: Option<CpuList>,
     /// Sender threads of this tool.
     #[arg(long, default_value_t = 1)]
     tx_threads: usize,
@@ -269,8 +296,32 @@ impl Args {
             port_max,
             threads: self.threads,
             interface: interface.to_string(),
-            cpus: self.relay_cpus.clone(),
+            cpus: self
+                .relay_cpus
+                .clone()
+                .or_else(|| self.default_relay_cpus()),
         }
+    }
+
+    /// With only `--loadgen-cpus`, relays get the other CPUs (or all):
+    /// children would otherwise inherit this tool's pinning.
+    fn default_relay_cpus(&self) -> Option<String> {
+        let mine = &self.loadgen_cpus.as_ref()?.0;
+        let online = host::online_cpus();
+        let mut rest: Vec<usize> = online
+            .iter()
+            .copied()
+            .filter(|c| !mine.contains(c))
+            .collect();
+        if rest.is_empty() {
+            rest = online;
+        }
+        Some(
+            rest.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        )
     }
 
     fn kinds(&self) -> Vec<RelayKind> {
@@ -375,6 +426,10 @@ fn main() -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handler")?;
+    }
+    if let Some(cpus) = &args.loadgen_cpus {
+        // Before any thread starts, so all inherit it.
+        sys::pin_to_cpus(&cpus.0).context("pinning loadgen (--loadgen-cpus)")?;
     }
     if let Err(e) = sys::raise_nofile_limit() {
         eprintln!("warning: cannot raise the open-file limit: {e}");
