@@ -202,42 +202,40 @@ pub fn totals(query_reply: &Dict) -> (Counts, Counts) {
     (read("RTP"), read("RTCP"))
 }
 
-/// media-core's count of packets it dropped for a call (runts, oversize,
-/// wrong source, ...). The one place that knows media-core's keys: it sums
-/// every int inside every `drops` dictionary anywhere in the reply (media-core
-/// puts one per stream under `tags.<tag>.medias[].streams[].drops`, keyed by
-/// reason: `malformed`, `oversize`, `wrong source`, `RTP on RTCP port`, ...),
-/// plus `totals.dropped` if present. `None` when there is no such key at
-/// all (rtpengine).
+/// media-core's drop counters in a `query` reply: the sum over every
+/// stream's `drops` dictionary (all reasons), or `None` if there is none.
 pub fn media_core_drops(query_reply: &Dict) -> Option<i64> {
-    fn walk(v: &Value, found: &mut Option<i64>) {
+    sum_drops(query_reply, None)
+}
+
+/// Like [`media_core_drops`], for one reason (e.g. `wrong source`).
+pub fn media_core_drops_for(query_reply: &Dict, reason: &str) -> Option<i64> {
+    sum_drops(query_reply, Some(reason))
+}
+
+fn sum_drops(query_reply: &Dict, reason: Option<&str>) -> Option<i64> {
+    fn walk(v: &Value, reason: Option<&str>, found: &mut Option<i64>) {
         match v {
             Value::Dict(d) => {
                 for (k, v) in d.iter() {
-                    if k == b"drops" {
-                        if let Some(drops) = v.as_dict() {
-                            let sum: i64 = drops.iter().filter_map(|(_, v)| v.as_int()).sum();
-                            *found = Some(found.unwrap_or(0) + sum);
-                            continue;
-                        }
+                    if let (b"drops", Some(drops)) = (k, v.as_dict()) {
+                        let sum: i64 = drops
+                            .iter()
+                            .filter(|(name, _)| reason.is_none_or(|r| r.as_bytes() == *name))
+                            .filter_map(|(_, v)| v.as_int())
+                            .sum();
+                        *found = Some(found.unwrap_or(0) + sum);
+                        continue;
                     }
-                    walk(v, found);
+                    walk(v, reason, found);
                 }
             }
-            Value::List(l) => l.iter().for_each(|v| walk(v, found)),
+            Value::List(l) => l.iter().for_each(|v| walk(v, reason, found)),
             Value::Int(_) | Value::Bytes(_) => {}
         }
     }
     let mut found = None;
-    walk(&Value::Dict(query_reply.clone()), &mut found);
-    if let Some(n) = query_reply
-        .get("totals")
-        .and_then(Value::as_dict)
-        .and_then(|t| t.get("dropped"))
-        .and_then(Value::as_int)
-    {
-        found = Some(found.unwrap_or(0).max(n));
-    }
+    walk(&Value::Dict(query_reply.clone()), reason, &mut found);
     found
 }
 

@@ -342,6 +342,23 @@ fn junk_at_media_ports_costs_a_healthy_call_nothing() {
             "media-core reports no drops for the healthy call (see ng::media_core_drops for the key): {drops:?}\n{}",
             ng::show(&q)
         );
+        // A latched call never passes a stranger's RTP on, and counts it.
+        assert_eq!(
+            (ab.foreign, ba.foreign),
+            (0, 0),
+            "media-core forwarded RTP from a wrong source"
+        );
+        let wrong = ng::media_core_drops_for(&q, "wrong source");
+        assert!(
+            wrong.is_some_and(|n| n > 0),
+            "no `wrong source` drops counted: {}",
+            ng::show(&q)
+        );
+        let expected = (warm_ab.sent + warm_ba.sent + ab.sent + ba.sent) as i64;
+        assert_eq!(
+            rtp.packets, expected,
+            "RTP totals count exactly the healthy packets"
+        );
     }
     for (id, ..) in &calls {
         ng::delete(&mut client, id, "ta");

@@ -51,9 +51,12 @@ pub struct LatchPolicy {
     /// Learn the remote from the first packet (symmetric RTP). When
     /// false (`asymmetric`), media always goes to the SDP address.
     pub learn: bool,
-    /// Drop packets from anywhere but the learned address.
+    /// Before latching, accept only the SDP address (and, when not
+    /// learning, never anything else). After latching, packets from other
+    /// addresses are dropped whatever this says.
     pub strict_source: bool,
-    /// Re-learn whenever a packet comes from a new address.
+    /// Re-learn whenever a packet comes from a new address (NAT
+    /// rebinding, a moved endpoint) instead of dropping it.
     pub media_handover: bool,
 }
 
@@ -208,7 +211,8 @@ impl RelayTable {
         let Some(live) = self.live_by_key_mut(key) else {
             return false;
         };
-        if live.config.sdp_remote != config.sdp_remote && !config.latch.learn {
+        if live.config.sdp_remote != config.sdp_remote {
+            // The endpoint moved (re-INVITE): learn it afresh.
             live.latched = None;
         }
         live.config = config;
@@ -337,12 +341,24 @@ impl RelayTable {
             (PacketKind::Rtp, Role::Rtcp) => return Err(DropReason::RtpOnRtcpPort),
         };
         let policy = live.config.latch;
-        match live.latched {
-            None => live.latched = Some(source),
-            Some(known) if known == source => {}
-            Some(_) if policy.strict_source => return Err(DropReason::WrongSource),
-            Some(_) if policy.media_handover => live.latched = Some(source),
-            Some(_) => {}
+        let from_sdp_address = live.config.sdp_remote.is_none_or(|r| r == source);
+        if !policy.learn {
+            // Asymmetric: nothing is learned; strict source still checks.
+            if policy.strict_source && !from_sdp_address {
+                return Err(DropReason::WrongSource);
+            }
+        } else {
+            match live.latched {
+                None if policy.strict_source && !from_sdp_address => {
+                    return Err(DropReason::WrongSource)
+                }
+                None => live.latched = Some(source),
+                Some(known) if known == source => {}
+                Some(_) if policy.media_handover => live.latched = Some(source),
+                // Once latched, a stranger's packets never reach the other
+                // leg: no injection, no media bleed between calls.
+                Some(_) => return Err(DropReason::WrongSource),
+            }
         }
         let out = if is_rtcp { live.rtcp_out } else { live.rtp_out };
         Ok((out, is_rtcp))
@@ -520,21 +536,42 @@ mod tests {
     }
 
     #[test]
-    fn without_handover_a_stranger_is_forwarded_but_not_learned() {
+    fn without_handover_strangers_are_dropped_after_latching() {
         let (mut t, a, b, now) = call(LatchPolicy::default());
         let p = rtp();
-        t.handle_packet(a, addr(5000), &p, false, now);
+        // The first packet latches, even from an address the SDP did not name.
         assert!(matches!(
-            t.handle_packet(a, addr(5500), &p, false, now),
+            t.handle_packet(a, addr(5100), &p, false, now),
             Verdict::Forward { .. }
         ));
+        assert_eq!(
+            t.handle_packet(a, addr(5500), &p, false, now),
+            Verdict::Drop(DropReason::WrongSource)
+        );
         assert_eq!(
             t.handle_packet(b, addr(6000), &p, false, now),
             Verdict::Forward {
                 out: a,
-                to: addr(5000)
+                to: addr(5100)
             }
         );
+    }
+
+    #[test]
+    fn strict_source_before_latching_accepts_only_the_sdp_address() {
+        let (mut t, a, _, now) = call(LatchPolicy {
+            strict_source: true,
+            ..LatchPolicy::default()
+        });
+        let p = rtp();
+        assert_eq!(
+            t.handle_packet(a, addr(5100), &p, false, now),
+            Verdict::Drop(DropReason::WrongSource)
+        );
+        assert!(matches!(
+            t.handle_packet(a, addr(5000), &p, false, now),
+            Verdict::Forward { .. }
+        ));
     }
 
     #[test]
@@ -672,6 +709,25 @@ mod tests {
         let again = t.insert(SocketKey(2000), CallSerial(2), now);
         assert_eq!(again.index, b.index);
         assert_ne!(again.generation, b.generation);
+    }
+
+    #[test]
+    fn a_new_sdp_address_unlatches() {
+        let (mut t, a, _, now) = call(LatchPolicy::default());
+        t.handle_packet(a, addr(5000), &rtp(), false, now);
+        let moved = SocketConfig {
+            call: CallSerial(1),
+            role: Role::Rtp,
+            sdp_remote: Some(addr(5200)),
+            rtp_out: Some(B),
+            rtcp_out: Some(B),
+            latch: LatchPolicy::default(),
+        };
+        t.configure(A, moved);
+        assert!(matches!(
+            t.handle_packet(a, addr(5200), &rtp(), false, now),
+            Verdict::Forward { .. }
+        ));
     }
 
     #[test]
