@@ -226,6 +226,12 @@ impl Relay {
     pub fn log_tail(&self, lines: usize) -> String {
         self.proc.log_tail(lines)
     }
+
+    /// Sends `signal` and waits up to `grace` for the process to exit
+    /// (killing it after that); returns how it exited.
+    pub fn stop_with(&mut self, signal: &str, grace: Duration) -> Option<std::process::ExitStatus> {
+        self.proc.stop_with(signal, grace)
+    }
 }
 
 /// Path of the media-core binary for this test run: `SLUICE_MEDIA_CORE` if
