@@ -192,6 +192,11 @@ impl Worker {
         })
     }
 
+    /// Whether the worker thread is still running.
+    pub fn is_alive(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
     /// This worker's index.
     pub fn index(&self) -> usize {
         self.index
