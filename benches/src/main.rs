@@ -229,16 +229,17 @@ struct Args {
     #[arg(long, default_value = "rtpengine")]
     rtpengine_bin: PathBuf,
     /// NG address of a spawned media-core.
-    #[arg(long, value_parser = parse_ng, default_value = "127.0.0.1:22300")]
+    #[arg(long, value_parser = parse_ng, default_value = "127.0.0.1:11300")]
     media_core_ng: SocketAddr,
     /// NG address of a spawned rtpengine (its CLI takes the next port).
-    #[arg(long, value_parser = parse_ng, default_value = "127.0.0.1:22310")]
+    #[arg(long, value_parser = parse_ng, default_value = "127.0.0.1:11310")]
     rtpengine_ng: SocketAddr,
-    /// Media ports of a spawned media-core.
-    #[arg(long, value_parser = parse_range, default_value = "40000-47999")]
+    /// Media ports of a spawned media-core (below the kernel's ephemeral
+    /// range, where loadgen's own sockets would take ports from it).
+    #[arg(long, value_parser = parse_range, default_value = "12000-19999")]
     media_core_ports: (u16, u16),
     /// Media ports of a spawned rtpengine.
-    #[arg(long, value_parser = parse_range, default_value = "48000-55999")]
+    #[arg(long, value_parser = parse_range, default_value = "20000-27999")]
     rtpengine_ports: (u16, u16),
 }
 

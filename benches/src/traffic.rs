@@ -107,14 +107,17 @@ pub fn sender(
             // Connected to `ep.dest`: no per-packet route lookup.
             match ep.socket.send(packet) {
                 Ok(_) => {
-                    if now >= plan.window_start_ns {
+                    // The same window the receiver counts by: a probe sent
+                    // late (catching up after a stall) past the window's end
+                    // is counted on neither side.
+                    if now >= plan.window_start_ns && now < plan.window_end_ns {
                         stats.sent[mine[slot]] += 1;
                         stats.max_lag_ns = stats.max_lag_ns.max(now - due);
                     }
                     pending_progress += 1;
                 }
                 Err(_) => {
-                    if now >= plan.window_start_ns {
+                    if now >= plan.window_start_ns && now < plan.window_end_ns {
                         stats.send_errors += 1;
                     }
                 }
