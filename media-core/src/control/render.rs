@@ -25,26 +25,24 @@ impl WallClock {
         Self { instant, system }
     }
 
-    /// Unix seconds at `t`.
-    pub fn unix(&self, t: Instant) -> i64 {
+    /// The wall-clock time at `t`.
+    fn at(&self, t: Instant) -> Duration {
         let at = if t >= self.instant {
             self.system + (t - self.instant)
         } else {
             self.system - (self.instant - t)
         };
-        at.duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        at.duration_since(UNIX_EPOCH).unwrap_or_default()
+    }
+
+    /// Unix seconds at `t`.
+    pub fn unix(&self, t: Instant) -> i64 {
+        i64::try_from(self.at(t).as_secs()).unwrap_or(i64::MAX)
     }
 
     /// Microseconds since the Unix epoch at `t`.
     pub fn unix_us(&self, t: Instant) -> i64 {
-        let at = if t >= self.instant {
-            self.system + (t - self.instant)
-        } else {
-            self.system - (self.instant - t)
-        };
-        at.duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        i64::try_from(self.at(t).as_micros()).unwrap_or(i64::MAX)
     }
 }
 

@@ -103,13 +103,18 @@ impl NgServer {
             }
             self.tick(Instant::now());
             if let Some(dead) = self.workers.iter().position(|w| !w.is_alive()) {
-                tracing::error!(worker = dead, "a worker stopped unexpectedly; shutting down");
+                tracing::error!(
+                    worker = dead,
+                    "a worker stopped unexpectedly; shutting down"
+                );
                 for worker in self.workers.drain(..) {
                     if let Err(e) = worker.shutdown() {
                         tracing::error!(error = %e, "worker error");
                     }
                 }
-                return Err(io::Error::other(format!("worker {dead} stopped unexpectedly")));
+                return Err(io::Error::other(format!(
+                    "worker {dead} stopped unexpectedly"
+                )));
             }
         }
         tracing::info!(

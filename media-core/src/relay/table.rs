@@ -364,10 +364,12 @@ impl RelayTable {
         Ok((out, is_rtcp))
     }
 
-    /// Counts a send the kernel refused, against the socket it came in on.
-    pub fn count_send_failure(&mut self, slot: SlotRef) {
+    /// Counts a packet the driver dropped on its own (a send the kernel
+    /// refused, a receive it could not read), against the socket it came
+    /// in on.
+    pub fn count_drop(&mut self, slot: SlotRef, reason: DropReason) {
         if let Some(live) = self.get_mut(slot) {
-            live.stats.drop(DropReason::SendFailed);
+            live.stats.drop(reason);
         }
     }
 

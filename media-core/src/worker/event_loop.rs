@@ -21,7 +21,7 @@ use super::bufring::BufRing;
 use super::sockaddr::{self, RawAddr};
 use super::wake::Doorbell;
 use super::{WorkerCommand, WorkerEvent, WorkerTuning};
-use crate::relay::{RelayTable, SlotRef, Verdict};
+use crate::relay::{DropReason, RelayTable, SlotRef, Verdict};
 
 const TAG_SHIFT: u32 = 60;
 const TAG_WAKE: u64 = 0;
@@ -202,6 +202,7 @@ impl EventLoop {
         // recycled until the send below completes or we push it back.
         let buffer = unsafe { self.bufs.bytes(bid, len) };
         let Ok(msg) = types::RecvMsgOut::parse(buffer, &self.recv_template) else {
+            self.table.count_drop(slot, DropReason::Malformed);
             self.bufs.push(bid);
             return;
         };
@@ -211,7 +212,10 @@ impl EventLoop {
                 self.table
                     .handle_packet(slot, source, payload, msg.is_payload_truncated(), now)
             }
-            None => Verdict::Drop(crate::relay::DropReason::Malformed),
+            None => {
+                self.table.count_drop(slot, DropReason::Malformed);
+                Verdict::Drop(DropReason::Malformed)
+            }
         };
         match verdict {
             Verdict::Forward { out, to } => {
@@ -232,12 +236,7 @@ impl EventLoop {
         len: usize,
         to: SocketAddr,
     ) {
-        let Some(fd) = self
-            .sockets
-            .get(out.index as usize)
-            .and_then(Option::as_ref)
-            .map(AsRawFd::as_raw_fd)
-        else {
+        let Some(fd) = self.fd_of(out) else {
             self.bufs.push(bid);
             return;
         };
@@ -265,7 +264,7 @@ impl EventLoop {
         self.sends_in_flight -= 1;
         if result < 0 {
             if let Some(origin) = self.sends[usize::from(bid)].origin {
-                self.table.count_send_failure(origin);
+                self.table.count_drop(origin, DropReason::SendFailed);
             }
         }
         self.sends[usize::from(bid)].origin = None;
@@ -348,12 +347,7 @@ impl EventLoop {
     }
 
     fn arm_receive(&mut self, slot: SlotRef) {
-        let Some(fd) = self
-            .sockets
-            .get(slot.index as usize)
-            .and_then(Option::as_ref)
-            .map(AsRawFd::as_raw_fd)
-        else {
+        let Some(fd) = self.fd_of(slot) else {
             return;
         };
         let entry = opcode::RecvMsgMulti::new(
@@ -365,6 +359,14 @@ impl EventLoop {
         .user_data(recv_user_data(slot));
         self.receives_armed += 1;
         self.push(&entry);
+    }
+
+    /// The descriptor of a slot's socket, if it is open.
+    fn fd_of(&self, slot: SlotRef) -> Option<std::os::fd::RawFd> {
+        self.sockets
+            .get(slot.index as usize)
+            .and_then(Option::as_ref)
+            .map(AsRawFd::as_raw_fd)
     }
 
     fn arm_doorbell(&mut self) {
