@@ -241,7 +241,8 @@ fn validate(c: FileConfig, file_origin: &str, args: &Args) -> Result<Config, Con
             format!("{port_min} is below 1024"),
         ));
     }
-    if port_max <= port_min || port_max - port_min < 3 {
+    let first_even = port_min + (port_min & 1);
+    if port_max <= first_even || port_max - first_even < 3 {
         return Err(invalid(
             args.port_max.is_some(),
             "port-max",
@@ -277,7 +278,7 @@ fn validate(c: FileConfig, file_origin: &str, args: &Args) -> Result<Config, Con
     Ok(Config {
         interfaces,
         listen_ng,
-        port_min: port_min + (port_min & 1),
+        port_min: first_even,
         port_max,
         workers,
         timeout: Duration::from_secs(timeout),

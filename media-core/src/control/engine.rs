@@ -16,6 +16,14 @@ use crate::config::{Config, Interface};
 use crate::relay::{CallSerial, LatchPolicy, SocketKey};
 use crate::worker::WorkerCommand;
 
+/// Media sections one call may have: a bound on what one SDP can take
+/// from the port range.
+pub const MAX_MEDIA_PER_CALL: usize = 16;
+
+/// How long a call without an answer is kept without media (a call may
+/// ring for a long time before anyone sends a packet).
+pub const OFFER_TIMEOUT: Duration = Duration::from_secs(3600);
+
 /// Why an NG command failed: an error reply, or a full server.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -146,6 +154,12 @@ impl Engine {
         if sdp.media().is_empty() {
             return Err(error("SDP has no media sections"));
         }
+        if sdp.media().len() > MAX_MEDIA_PER_CALL {
+            return Err(error(format!(
+                "SDP has {} media sections; at most {MAX_MEDIA_PER_CALL} are relayed",
+                sdp.media().len()
+            )));
+        }
         let opts = &req.options;
         if let Some(proto) = &opts.transport_protocol {
             if !matches!(proto.as_str(), "RTP/AVP" | "RTP/AVPF") {
@@ -181,8 +195,10 @@ impl Engine {
         }
         if is_offer {
             call.last_offerer = from;
-            call.legs[from].interface = interfaces.0;
+            // Interfaces are fixed once sockets exist: a re-INVITE with
+            // another (or no) `direction` must not move bound media.
             if call.media.is_empty() {
+                call.legs[from].interface = interfaces.0;
                 call.legs[to].interface = interfaces.1;
             }
             if let Some(tag) = &req.to_tag {
@@ -198,7 +214,14 @@ impl Engine {
 
         let result = self.relay_media(call_id, &mut sdp, from, is_offer, req, now);
         match result {
-            Ok(()) => Ok(sdp.to_sdp_string()),
+            Ok(()) => {
+                // A new offer or answer revives a call a `delete delay` was
+                // about to remove (the proxy tries the next branch).
+                if let Some(call) = self.calls.get_mut(call_id) {
+                    call.delete_at = None;
+                }
+                Ok(sdp.to_sdp_string())
+            }
             Err(e) => {
                 if !exists {
                     self.remove_call(call_id);
@@ -328,7 +351,17 @@ impl Engine {
         for (index, section) in sdp.media_mut().iter_mut().enumerate() {
             let pair = &mut call.media[index];
             update_side(&mut pair.sides[from], section, session_ip, req, is_offer);
+            let held = section
+                .connection()
+                .and_then(|c| c.ip())
+                .or(session_ip)
+                .filter(IpAddr::is_unspecified);
             rewrite_section(section, pair, to, to_ip, is_offer, opts);
+            if let Some(zero) = held.filter(|_| !opts.replace.zero_address) {
+                // Old-style hold (c=0.0.0.0) passes through unless
+                // `replace: zero-address` asks otherwise.
+                section.set_connection(zero);
+            }
             if section.connection().is_none() && !section.is_rejected() {
                 any_without_own_connection = true;
             }
@@ -457,6 +490,13 @@ impl Engine {
                 Ok(None)
             };
         };
+        // A `to-tag` naming no leg of this dialogue is a failed branch of a
+        // forked call: the call itself stays.
+        if let Some(tag) = &req.to_tag {
+            if call.leg_of(tag).is_none() && !req.options.flags.all {
+                return Ok(None);
+            }
+        }
         if let Some(tag) = &req.from_tag {
             if call.leg_of(tag).is_none() && !req.options.flags.all {
                 return if req.options.flags.fatal {
@@ -493,9 +533,17 @@ impl Engine {
         }
     }
 
-    /// Removes calls a worker found idle past the timeout.
-    pub fn expire(&mut self, serials: &[CallSerial]) {
+    /// Removes calls a worker found idle past the timeout, except calls
+    /// still waiting for an answer, which get [`OFFER_TIMEOUT`] from their
+    /// last signal.
+    pub fn expire(&mut self, serials: &[CallSerial], now: Instant) {
         for serial in serials {
+            let Some(call) = self.by_serial.get(serial).and_then(|id| self.calls.get(id)) else {
+                continue;
+            };
+            if !call.answered && now.duration_since(call.last_signal) < OFFER_TIMEOUT {
+                continue;
+            }
             if let Some(id) = self.by_serial.get(serial).cloned() {
                 tracing::info!(call_id = %id, "no media within the timeout; removing call");
                 self.counters.calls_timed_out += 1;
@@ -549,9 +597,6 @@ fn identify_leg(
         return Err(error("Unknown from-tag"));
     };
     call.legs[answerer].tag = Some(answer_tag.to_string());
-    if call.legs[answerer].created.is_none() {
-        call.legs[answerer].created = Some(call.last_signal);
-    }
     Ok(answerer)
 }
 

@@ -110,7 +110,15 @@ pub fn call_report(
     let mut tags = Dict::new();
     let mut totals = Totals::default();
     for (leg_index, leg) in call.legs.iter().enumerate() {
-        let Some(tag) = &leg.tag else { continue };
+        let Some(tag) = &leg.tag else {
+            // No tag to list the streams under, but they count.
+            for side in call.media.iter().map(|m| &m.sides[leg_index]) {
+                for (key, is_rtcp) in [(side.rtp, false), (side.rtcp, true)] {
+                    totals.add(&stats.get(&key).copied().unwrap_or_default(), is_rtcp);
+                }
+            }
+            continue;
+        };
         let mut medias = Vec::new();
         for pair in &call.media {
             let side = &pair.sides[leg_index];
@@ -202,7 +210,9 @@ pub fn statistics(
         .with("sessionsown", calls)
         .with("sessionsforeign", 0u64)
         .with("sessionstotal", calls)
-        .with("transcodedmedia", 0u64);
+        .with("transcodedmedia", 0u64)
+        // Counters of the calls that exist now (they leave with the call).
+        .with("totals", totals.to_dict());
     let total = Dict::new()
         .with("uptime", uptime.as_secs())
         .with("managedsessions", counters.calls_created)
@@ -215,7 +225,6 @@ pub fn statistics(
         "statistics",
         Dict::new()
             .with("currentstatistics", current)
-            .with("totalstatistics", total)
-            .with("totals", totals.to_dict()),
+            .with("totalstatistics", total),
     )
 }

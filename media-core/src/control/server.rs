@@ -150,7 +150,7 @@ impl NgServer {
 
     fn handle_unrequested(&mut self, event: WorkerEvent) {
         if let WorkerEvent::Idle { calls } = event {
-            self.engine.expire(&calls);
+            self.engine.expire(&calls, Instant::now());
             self.flush_commands();
         }
         // Late counters replies (after STATS_WAIT) are dropped.

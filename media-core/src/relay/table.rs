@@ -294,15 +294,17 @@ impl RelayTable {
             // A completion for a socket closed meanwhile; nothing to count.
             return Verdict::Drop(DropReason::NoDestination);
         };
-        live.stats.last_packet = Some(now);
         let verdict = Self::route(live, source, packet, truncated);
         let (out, is_rtcp) = match verdict {
             Ok(route) => route,
             Err(reason) => {
+                // Junk and strangers are counted but are not activity: they
+                // must not keep a dead call (and its ports) alive.
                 live.stats.drop(reason);
                 return Verdict::Drop(reason);
             }
         };
+        live.stats.last_packet = Some(now);
         let out_remote = out.and_then(|o| self.get(o).and_then(|l| l.remote().map(|r| (o, r))));
         let live = self
             .get_mut(slot)
@@ -341,6 +343,7 @@ impl RelayTable {
             (PacketKind::Rtp, Role::Rtcp) => return Err(DropReason::RtpOnRtcpPort),
         };
         let policy = live.config.latch;
+        let sdp_address = live.config.sdp_remote == Some(source);
         let from_sdp_address = live.config.sdp_remote.is_none_or(|r| r == source);
         if !policy.learn {
             // Asymmetric: nothing is learned; strict source still checks.
@@ -354,6 +357,10 @@ impl RelayTable {
                 }
                 None => live.latched = Some(source),
                 Some(known) if known == source => {}
+                // The address the SDP names always wins the latch back: a
+                // stranger who got in first holds it only until the real
+                // peer speaks.
+                Some(_) if sdp_address => live.latched = Some(source),
                 Some(_) if policy.media_handover => live.latched = Some(source),
                 // Once latched, a stranger's packets never reach the other
                 // leg: no injection, no media bleed between calls.
@@ -362,6 +369,21 @@ impl RelayTable {
         }
         let out = if is_rtcp { live.rtcp_out } else { live.rtp_out };
         Ok((out, is_rtcp))
+    }
+
+    /// Moves a packet already counted as forwarded to the `SendFailed`
+    /// drops, when the kernel refused to send it.
+    pub fn count_send_failure(&mut self, slot: SlotRef, is_rtcp: bool, len: usize) {
+        if let Some(live) = self.get_mut(slot) {
+            let counter = if is_rtcp {
+                &mut live.stats.rtcp
+            } else {
+                &mut live.stats.rtp
+            };
+            counter.packets = counter.packets.saturating_sub(1);
+            counter.bytes = counter.bytes.saturating_sub(len as u64);
+            live.stats.drop(DropReason::SendFailed);
+        }
     }
 
     /// Counts a packet the driver dropped on its own (a send the kernel
@@ -711,6 +733,66 @@ mod tests {
         let again = t.insert(SocketKey(2000), CallSerial(2), now);
         assert_eq!(again.index, b.index);
         assert_ne!(again.generation, b.generation);
+    }
+
+    #[test]
+    fn the_sdp_address_wins_the_latch_back_from_a_stranger() {
+        let (mut t, a, b, now) = call(LatchPolicy::default());
+        let p = rtp();
+        // A stranger gets in first ...
+        assert!(matches!(
+            t.handle_packet(a, addr(7777), &p, false, now),
+            Verdict::Forward { .. }
+        ));
+        // ... until the caller, at its SDP address, speaks.
+        assert!(matches!(
+            t.handle_packet(a, addr(5000), &p, false, now),
+            Verdict::Forward { .. }
+        ));
+        assert_eq!(
+            t.handle_packet(a, addr(7777), &p, false, now),
+            Verdict::Drop(DropReason::WrongSource)
+        );
+        assert_eq!(
+            t.handle_packet(b, addr(6000), &p, false, now),
+            Verdict::Forward {
+                out: a,
+                to: addr(5000)
+            }
+        );
+    }
+
+    #[test]
+    fn junk_is_not_activity() {
+        let (mut t, a, _, now) = call(LatchPolicy::default());
+        t.handle_packet(a, addr(5000), &rtp(), false, now);
+        let later = now + Duration::from_secs(30);
+        t.handle_packet(a, addr(5000), b"junk", false, later);
+        t.handle_packet(a, addr(7777), &rtp(), false, later);
+        assert_eq!(
+            t.idle_calls(now + Duration::from_secs(10)),
+            vec![CallSerial(1)]
+        );
+    }
+
+    #[test]
+    fn a_failed_send_is_not_counted_as_forwarded() {
+        let (mut t, a, _, now) = call(LatchPolicy::default());
+        t.handle_packet(a, addr(5000), &rtp(), false, now);
+        t.count_send_failure(a, false, 172);
+        let s = t
+            .call_stats(CallSerial(1))
+            .find(|(k, _)| *k == A)
+            .unwrap()
+            .1;
+        assert_eq!(
+            (
+                s.rtp.packets,
+                s.rtp.bytes,
+                s.drops_for(DropReason::SendFailed)
+            ),
+            (0, 0, 1)
+        );
     }
 
     #[test]

@@ -68,6 +68,8 @@ pub struct EventLoop {
     doorbell: Arc<Doorbell>,
     events: Arc<ArrayQueue<WorkerEvent>>,
     control: Thread,
+    /// Sockets closed since the last submission (see [`EventLoop::close`]).
+    closing: Vec<UdpSocket>,
     sends_in_flight: usize,
     receives_armed: usize,
     shutting_down: bool,
@@ -122,6 +124,7 @@ impl EventLoop {
             doorbell,
             events,
             control,
+            closing: Vec::new(),
             sends_in_flight: 0,
             receives_armed: 0,
             shutting_down: false,
@@ -144,6 +147,9 @@ impl EventLoop {
                     ) => {}
                 Err(e) => return Err(e),
             }
+            // Everything queued so far has reached the kernel, which holds
+            // its own file references now.
+            self.closing.clear();
             let now = Instant::now();
             loop {
                 self.completions.clear();
@@ -263,8 +269,15 @@ impl EventLoop {
         let bid = (user_data & 0xffff) as u16;
         self.sends_in_flight -= 1;
         if result < 0 {
-            if let Some(origin) = self.sends[usize::from(bid)].origin {
-                self.table.count_drop(origin, DropReason::SendFailed);
+            let slot = &self.sends[usize::from(bid)];
+            if let Some(origin) = slot.origin {
+                // SAFETY: the iovec still points into buffer `bid`, which
+                // goes back to the ring only below.
+                let sent = unsafe {
+                    std::slice::from_raw_parts(slot.iov.iov_base.cast::<u8>(), slot.iov.iov_len)
+                };
+                let is_rtcp = sluice_rtp::classify(sent) == sluice_rtp::PacketKind::Rtcp;
+                self.table.count_send_failure(origin, is_rtcp, sent.len());
             }
         }
         self.sends[usize::from(bid)].origin = None;
@@ -288,6 +301,9 @@ impl EventLoop {
                 call,
                 now: created,
             } => {
+                // A key can only be reopened after a close; never leak the
+                // old socket's receive if a command ever repeats one.
+                self.close(key);
                 let slot = self.table.insert(key, call, created.min(now));
                 let index = slot.index as usize;
                 if self.sockets.len() <= index {
@@ -332,10 +348,15 @@ impl EventLoop {
             .build()
             .user_data(TAG_CANCEL << TAG_SHIFT);
         self.push(&cancel);
-        // The ring holds its own reference to the file until the
-        // cancelled receive completes; dropping ours closes it after.
-        if let Some(socket) = self.sockets.get_mut(slot.index as usize) {
-            *socket = None;
+        // Entries already queued may still name this descriptor number;
+        // keep the socket open until they are submitted, or a new socket
+        // given the same number could send or receive in its place.
+        if let Some(socket) = self
+            .sockets
+            .get_mut(slot.index as usize)
+            .and_then(Option::take)
+        {
+            self.closing.push(socket);
         }
     }
 

@@ -226,6 +226,9 @@ impl Worker {
             return Ok(());
         };
         while self.commands.push(WorkerCommand::Shutdown).is_err() {
+            if thread.is_finished() {
+                break; // Died with a full queue: nothing will drain it.
+            }
             self.doorbell.ring();
             thread::yield_now();
         }

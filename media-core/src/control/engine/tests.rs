@@ -383,7 +383,9 @@ fn delete_delay_and_timeouts() {
     e.offer_answer(&offer("t", "A", SIPP_OFFER, &[]), true, now)
         .unwrap();
     let serial = e.call("t").unwrap().serial;
-    e.expire(&[serial, CallSerial(999)]);
+    e.expire(&[serial, CallSerial(999)], now);
+    assert_eq!(e.call_count(), 1, "a call still ringing is kept");
+    e.expire(&[serial], now + OFFER_TIMEOUT);
     assert_eq!(e.call_count(), 0);
     assert_eq!(e.counters.calls_timed_out, 1);
 }
@@ -512,7 +514,7 @@ proptest::proptest! {
                 }
                 Op::Expire { call } => {
                     if let Some(serial) = e.call(&format!("c{call}")).map(|c| c.serial) {
-                        e.expire(&[serial]);
+                        e.expire(&[serial], now + OFFER_TIMEOUT);
                     }
                 }
             }
@@ -530,4 +532,102 @@ proptest::proptest! {
         proptest::prop_assert!(e.ports.iter().all(|p| p.in_use() == 0), "ports not returned");
         proptest::prop_assert!(e.pending_sockets.is_empty());
     }
+}
+
+#[test]
+fn zero_address_hold_passes_through_unless_replaced() {
+    let mut e = engine(&[]);
+    let now = Instant::now();
+    let hold = SIPP_OFFER.replace("c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0");
+    let out = e
+        .offer_answer(&offer("h", "A", &hold, &[]), true, now)
+        .unwrap();
+    assert!(out.contains("c=IN IP4 0.0.0.0"), "{out}");
+    let replace = [("replace", Value::from(vec![Value::from("zero-address")]))];
+    let out = e
+        .offer_answer(&offer("h2", "A", &hold, &replace), true, now)
+        .unwrap();
+    assert!(!out.contains("0.0.0.0"), "{out}");
+}
+
+#[test]
+fn reinvite_with_other_direction_keeps_interfaces() {
+    let mut e = engine(&[
+        "--interface",
+        "pub/127.0.0.1",
+        "--interface",
+        "priv/127.0.0.2",
+    ]);
+    let now = Instant::now();
+    let dir = |a: &str, b: &str| {
+        [(
+            "direction",
+            Value::from(vec![Value::from(a), Value::from(b)]),
+        )]
+    };
+    e.offer_answer(&offer("d", "A", SIPP_OFFER, &dir("pub", "priv")), true, now)
+        .unwrap();
+    e.offer_answer(&answer("d", "A", "B", SIPP_ANSWER), false, now)
+        .unwrap();
+    // The callee re-INVITEs; the proxy sends the same direction, unswapped.
+    let mut req = offer("d", "B", SIPP_ANSWER, &dir("pub", "priv"));
+    req.to_tag = Some("A".into());
+    let to_a = e.offer_answer(&req, true, now).unwrap();
+    assert!(
+        to_a.contains("c=IN IP4 127.0.0.1\r\n"),
+        "caller side stays on pub:\n{to_a}"
+    );
+    let back = e
+        .offer_answer(&answer("d", "B", "A", SIPP_OFFER), false, now)
+        .unwrap();
+    assert!(
+        back.contains("c=IN IP4 127.0.0.2\r\n"),
+        "callee side stays on priv:\n{back}"
+    );
+}
+
+#[test]
+fn too_many_media_sections_are_refused() {
+    let mut e = engine(&[]);
+    let mut sdp = SIPP_OFFER.to_string();
+    for _ in 0..MAX_MEDIA_PER_CALL {
+        sdp.push_str("m=audio 7000 RTP/AVP 0\r\n");
+    }
+    assert!(e
+        .offer_answer(&offer("m", "A", &sdp, &[]), true, Instant::now())
+        .is_err());
+    assert_eq!(e.call_count(), 0);
+}
+
+#[test]
+fn delete_of_a_failed_branch_keeps_the_call_and_offers_cancel_delete_delay() {
+    let mut e = engine(&[]);
+    let now = Instant::now();
+    e.offer_answer(&offer("f", "A", SIPP_OFFER, &[]), true, now)
+        .unwrap();
+    e.offer_answer(&answer("f", "A", "B", SIPP_ANSWER), false, now)
+        .unwrap();
+    let branch = request(&[
+        ("command", "delete".into()),
+        ("call-id", "f".into()),
+        ("from-tag", "A".into()),
+        ("to-tag", "other-branch".into()),
+    ]);
+    assert!(matches!(e.delete(&branch, now), Ok(None)));
+    assert_eq!(e.call_count(), 1);
+
+    let delayed = request(&[
+        ("command", "delete".into()),
+        ("call-id", "f".into()),
+        ("delete delay", 5i64.into()),
+    ]);
+    e.delete(&delayed, now).unwrap();
+    e.offer_answer(&offer("f", "A", SIPP_OFFER, &[]), true, now)
+        .unwrap();
+    e.run_delayed_deletes(now + Duration::from_secs(10));
+    assert_eq!(
+        e.call_count(),
+        1,
+        "the new offer cancelled the delete delay"
+    );
 }
