@@ -8,7 +8,7 @@ CARGO ?= cargo
 # Extra arguments for media-core, e.g. `make run ARGS="--workers 2"`.
 ARGS ?=
 
-.PHONY: all run test setup fmt-check clippy test-only build
+.PHONY: all run test setup fmt-check clippy test-only fuzz-smoke build
 
 all: test
 
@@ -20,7 +20,7 @@ run: setup
 	$(CARGO) run --release -p media-core -- $(ARGS)
 
 # Release build for tests: the relay tests measure audio timing.
-test: setup fmt-check clippy test-only
+test: setup fmt-check clippy test-only fuzz-smoke
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -30,6 +30,10 @@ clippy:
 
 test-only:
 	$(CARGO) test --workspace --release
+
+# 20 s of each cargo-fuzz target (FUZZ_SECONDS to change).
+fuzz-smoke:
+	./scripts/fuzz-smoke.sh
 
 build: setup
 	$(CARGO) build --workspace --release

@@ -79,3 +79,16 @@ if [ "${#want[@]}" -gt 0 ]; then
 else
     log "Rust $toolchain with rustfmt and clippy present"
 fi
+
+# Fuzzing (a short bounded run in `make test`): the nightly toolchain the
+# machine image carries, and cargo-fuzz from crates.io.
+if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+    log "installing the nightly toolchain for cargo-fuzz"
+    rustup toolchain install nightly --profile minimal
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    log "installing cargo-fuzz"
+    cargo install cargo-fuzz --locked
+else
+    log "cargo-fuzz present"
+fi
