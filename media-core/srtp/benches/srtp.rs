@@ -1,0 +1,2 @@
+//! Placeholder; the criterion bench follows.
+fn main() {}
