@@ -112,8 +112,14 @@ impl SrtpOptions {
 enum Cipher {
     Cm128 { enc: Aes128Enc, mac: Hmac<Sha1> },
     Cm256 { enc: Aes256Enc, mac: Hmac<Sha1> },
-    Gcm128(Box<Aes128Gcm>),
-    Gcm256(Box<Aes256Gcm>),
+    Gcm(GcmKey),
+}
+
+/// An AES-GCM key (boxed: the key schedules for every backend are large).
+#[derive(Clone)]
+enum GcmKey {
+    A128(Box<Aes128Gcm>),
+    A256(Box<Aes256Gcm>),
 }
 
 /// Session keys for SRTP or for SRTCP.
@@ -138,12 +144,12 @@ impl SessionKeys {
                 enc: Aes256Enc::new_from_slice(enc_key).expect("suite key length is 32"),
                 mac: mac(),
             },
-            Suite::AeadAes128Gcm => Cipher::Gcm128(Box::new(
+            Suite::AeadAes128Gcm => Cipher::Gcm(GcmKey::A128(Box::new(
                 Aes128Gcm::new_from_slice(enc_key).expect("suite key length is 16"),
-            )),
-            Suite::AeadAes256Gcm => Cipher::Gcm256(Box::new(
+            ))),
+            Suite::AeadAes256Gcm => Cipher::Gcm(GcmKey::A256(Box::new(
                 Aes256Gcm::new_from_slice(enc_key).expect("suite key length is 32"),
-            )),
+            ))),
         };
         Self { cipher, salt: s }
     }
@@ -325,18 +331,15 @@ fn hmac_sha1(mac: &Hmac<Sha1>, data: &[u8], roc: Option<u32>) -> [u8; HMAC_LEN] 
 
 /// Encrypt `payload` in place with GCM and return the tag.
 fn gcm_seal(
-    cipher: &Cipher,
+    key: &GcmKey,
     iv: &[u8; 12],
     aad: &[u8],
     payload: &mut [u8],
 ) -> Result<[u8; GCM_TAG], SrtpError> {
     let nonce = Array::from(*iv);
-    let tag = match cipher {
-        Cipher::Gcm128(c) => c.encrypt_inout_detached(&nonce, aad, payload.into()),
-        Cipher::Gcm256(c) => c.encrypt_inout_detached(&nonce, aad, payload.into()),
-        Cipher::Cm128 { .. } | Cipher::Cm256 { .. } => {
-            unreachable!("gcm_seal is only called for AEAD suites")
-        }
+    let tag = match key {
+        GcmKey::A128(c) => c.encrypt_inout_detached(&nonce, aad, payload.into()),
+        GcmKey::A256(c) => c.encrypt_inout_detached(&nonce, aad, payload.into()),
     }
     .map_err(|_| SrtpError::Malformed(Malformed::TooLong))?;
     let mut out = [0u8; GCM_TAG];
@@ -346,7 +349,7 @@ fn gcm_seal(
 
 /// Verify and decrypt `payload` in place with GCM.
 fn gcm_open(
-    cipher: &Cipher,
+    key: &GcmKey,
     iv: &[u8; 12],
     aad: &[u8],
     payload: &mut [u8],
@@ -354,12 +357,9 @@ fn gcm_open(
 ) -> Result<(), SrtpError> {
     let nonce = Array::from(*iv);
     let tag = Array::from(*tag);
-    match cipher {
-        Cipher::Gcm128(c) => c.decrypt_inout_detached(&nonce, aad, payload.into(), &tag),
-        Cipher::Gcm256(c) => c.decrypt_inout_detached(&nonce, aad, payload.into(), &tag),
-        Cipher::Cm128 { .. } | Cipher::Cm256 { .. } => {
-            unreachable!("gcm_open is only called for AEAD suites")
-        }
+    match key {
+        GcmKey::A128(c) => c.decrypt_inout_detached(&nonce, aad, payload.into(), &tag),
+        GcmKey::A256(c) => c.decrypt_inout_detached(&nonce, aad, payload.into(), &tag),
     }
     .map_err(|_| SrtpError::AuthFailed)
 }
@@ -558,11 +558,11 @@ impl SrtpContext {
                     buf[len..len + tag_len].copy_from_slice(&tag[..tag_len]);
                 }
             }
-            Cipher::Gcm128(_) | Cipher::Gcm256(_) => {
+            Cipher::Gcm(gcm) => {
                 let iv = gcm_rtp_iv(&keys.salt, hdr.ssrc, index);
                 let aad_len = if encrypt { hdr.len } else { len };
                 let (aad, rest) = buf.split_at_mut(aad_len);
-                let tag = gcm_seal(&keys.cipher, &iv, aad, &mut rest[..len - aad_len])?;
+                let tag = gcm_seal(gcm, &iv, aad, &mut rest[..len - aad_len])?;
                 buf[len..len + GCM_TAG].copy_from_slice(&tag);
             }
         }
@@ -592,7 +592,7 @@ impl SrtpContext {
         let body = len - tag_len;
         let hdr = parse_rtp(&buf[..body])?;
         let existing = self.find(hdr.ssrc);
-        let window = window_mut_or_default(existing.map(|i| &self.streams[i].rtp));
+        let window = existing.map_or(&FRESH, |i| &self.streams[i].rtp);
         let index = if window.started {
             estimate_index(window.highest, hdr.seq).ok_or_else(|| {
                 if window.highest > u64::from(u16::MAX) {
@@ -634,13 +634,13 @@ impl SrtpContext {
                     )?;
                 }
             }
-            Cipher::Gcm128(_) | Cipher::Gcm256(_) => {
+            Cipher::Gcm(gcm) => {
                 let iv = gcm_rtp_iv(&keys.salt, hdr.ssrc, index);
                 let mut tag = [0u8; GCM_TAG];
                 tag.copy_from_slice(&buf[body..len]);
                 let aad_len = if decrypt { hdr.len } else { body };
                 let (aad, rest) = buf.split_at_mut(aad_len);
-                gcm_open(&keys.cipher, &iv, aad, &mut rest[..body - aad_len], &tag)?;
+                gcm_open(gcm, &iv, aad, &mut rest[..body - aad_len], &tag)?;
             }
         }
         let si = self.stream(hdr.ssrc, true)?;
@@ -689,17 +689,17 @@ impl SrtpContext {
                 }
                 cm_rtcp_tag(mac, buf, len, word);
             }
-            Cipher::Gcm128(_) | Cipher::Gcm256(_) => {
+            Cipher::Gcm(gcm) => {
                 let iv = gcm_rtcp_iv(&keys.salt, ssrc, index);
                 let tag = if encrypt {
                     let mut aad = [0u8; RTCP_HEADER + 4];
                     aad[..RTCP_HEADER].copy_from_slice(&buf[..RTCP_HEADER]);
                     aad[RTCP_HEADER..].copy_from_slice(&word);
-                    gcm_seal(&keys.cipher, &iv, &aad, &mut buf[RTCP_HEADER..len])?
+                    gcm_seal(gcm, &iv, &aad, &mut buf[RTCP_HEADER..len])?
                 } else {
                     // AAD is the whole packet followed by the index word.
                     buf[len..len + 4].copy_from_slice(&word);
-                    gcm_seal(&keys.cipher, &iv, &buf[..len + 4], &mut [])?
+                    gcm_seal(gcm, &iv, &buf[..len + 4], &mut [])?
                 };
                 buf[len..len + GCM_TAG].copy_from_slice(&tag);
                 buf[len + GCM_TAG..out_len].copy_from_slice(&word);
@@ -739,7 +739,7 @@ impl SrtpContext {
         let encrypted = word & E_FLAG != 0;
         let index = word & !E_FLAG;
         let existing = self.find(ssrc);
-        let window = window_mut_or_default(existing.map(|i| &self.streams[i].rtcp));
+        let window = existing.map_or(&FRESH, |i| &self.streams[i].rtcp);
         if !window.check(u64::from(index), self.options.replay_window) {
             return Err(SrtpError::Replay);
         }
@@ -762,7 +762,7 @@ impl SrtpContext {
                     cm_xor(enc, &iv, &mut buf[RTCP_HEADER..body])?;
                 }
             }
-            Cipher::Gcm128(_) | Cipher::Gcm256(_) => {
+            Cipher::Gcm(gcm) => {
                 let iv = gcm_rtcp_iv(&keys.salt, ssrc, index);
                 let mut tag = [0u8; GCM_TAG];
                 tag.copy_from_slice(&buf[body..body + GCM_TAG]);
@@ -771,12 +771,12 @@ impl SrtpContext {
                     let mut aad = [0u8; RTCP_HEADER + 4];
                     aad[..RTCP_HEADER].copy_from_slice(&buf[..RTCP_HEADER]);
                     aad[RTCP_HEADER..].copy_from_slice(&word);
-                    gcm_open(&keys.cipher, &iv, &aad, &mut buf[RTCP_HEADER..body], &tag)?;
+                    gcm_open(gcm, &iv, &aad, &mut buf[RTCP_HEADER..body], &tag)?;
                 } else {
                     // Lay the index word after the packet to form the AAD;
                     // it only overwrites the (already copied) tag.
                     buf[body..body + 4].copy_from_slice(&word);
-                    gcm_open(&keys.cipher, &iv, &buf[..body + 4], &mut [], &tag)?;
+                    gcm_open(gcm, &iv, &buf[..body + 4], &mut [], &tag)?;
                 }
             }
         }
@@ -787,10 +787,8 @@ impl SrtpContext {
     }
 }
 
-/// The stream's window, or a fresh one for an SSRC not seen yet.
-fn window_mut_or_default(w: Option<&ReplayWindow>) -> ReplayWindow {
-    w.cloned().unwrap_or_else(ReplayWindow::new)
-}
+/// The window of an SSRC not seen yet.
+static FRESH: ReplayWindow = ReplayWindow::new();
 
 /// Verify the truncated HMAC-SHA1 tag at `buf[body..len]` over
 /// `buf[..body] || ROC`.
