@@ -201,3 +201,19 @@ fn libsrtp_known_answer_aes_cm_128_sha1_80() {
     tx.set_rtcp_index(0xcafe_babe, 1);
     both_ways(tx, ctx(), true, &rtcp, &srtcp);
 }
+
+/// RFC 3711 section 9.2: SRTCP refuses once the 31-bit index is used up.
+#[test]
+fn srtcp_index_exhaustion_refuses() {
+    let mut tx = gcm(Suite::AeadAes128Gcm, SrtpOptions::default());
+    tx.set_rtcp_index(RTCP_SSRC, 0x7fff_ffff);
+    let plain = hex(GCM_RTCP);
+    let mut buf = [0u8; 256];
+    buf[..plain.len()].copy_from_slice(&plain);
+    assert!(tx.protect_rtcp(&mut buf, plain.len()).is_ok());
+    buf[..plain.len()].copy_from_slice(&plain);
+    assert_eq!(
+        tx.protect_rtcp(&mut buf, plain.len()),
+        Err(SrtpError::KeyExhausted)
+    );
+}
