@@ -7,6 +7,7 @@ use ctr::cipher::{BlockCipherEncrypt, BlockSizeUser, InnerIvInit, StreamCipher};
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
+use zeroize::Zeroize;
 
 use crate::error::{Malformed, Misuse, SrtpError, Unsupported};
 use crate::kdf;
@@ -44,7 +45,9 @@ pub struct SrtpOptions {
     /// `true`. Received SRTCP is decrypted according to its own E flag.
     pub encrypt_rtcp: bool,
     /// Authenticate SRTP (`false` = `UNAUTHENTICATED_SRTP`, AES-CM suites
-    /// only; SRTCP is always authenticated). Default `true`.
+    /// only; SRTCP is always authenticated). Default `true`. Without
+    /// authentication there is no replay protection either (RFC 3711
+    /// section 3.3.2): any packet is accepted.
     pub authenticate_rtp: bool,
     /// MKI length in bytes. Must be 0: MKI is not supported.
     pub mki_len: u8,
@@ -179,7 +182,11 @@ impl SessionKeys {
         if !suite.is_aead() {
             kdf::derive(master_key, master_salt, la, &mut auth);
         }
-        Self::new(suite, enc, &auth, salt)
+        let keys = Self::new(suite, enc, &auth, salt);
+        enc.zeroize();
+        auth.zeroize();
+        salt.zeroize();
+        keys
     }
 }
 
@@ -444,6 +451,42 @@ impl SrtpContext {
     pub(crate) fn set_rtcp_index(&mut self, ssrc: u32, index: u32) {
         if let Ok(i) = self.stream(ssrc, true) {
             self.streams[i].rtcp_next = index;
+        }
+    }
+
+    /// Create a context from SDES `inline:` key material: the master key
+    /// followed by the master salt ([`Suite::key_salt_len`] bytes).
+    ///
+    /// # Errors
+    /// As [`Self::new`]; a wrong total length is [`Misuse::KeyLength`]
+    /// with the combined lengths.
+    pub fn from_key_salt(
+        suite: Suite,
+        key_salt: &[u8],
+        options: SrtpOptions,
+    ) -> Result<Self, SrtpError> {
+        if key_salt.len() != suite.key_salt_len() {
+            return Err(Misuse::KeyLength {
+                expected: suite.key_salt_len(),
+                actual: key_salt.len(),
+            }
+            .into());
+        }
+        let (key, salt) = key_salt.split_at(suite.key_len());
+        Self::new(suite, key, salt, options)
+    }
+
+    /// Pretend `n` SRTP packets were already processed (tests only).
+    #[cfg(test)]
+    pub(crate) fn set_rtp_packets(&mut self, n: u64) {
+        self.rtp_packets = n;
+    }
+
+    /// Set the highest SRTP index of `ssrc` (tests only).
+    #[cfg(test)]
+    pub(crate) fn set_rtp_highest(&mut self, ssrc: u32, index: u64) {
+        if let Ok(i) = self.stream(ssrc, true) {
+            self.streams[i].rtp.advance(index);
         }
     }
 

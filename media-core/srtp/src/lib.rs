@@ -35,7 +35,12 @@
 //! # Ok::<(), sluice_srtp::SrtpError>(())
 //! ```
 //!
+//! A context is `Send`, holds no locks and no shared state: the worker that
+//! owns a stream owns its contexts.
+//!
 //! ## Decisions
+//! - SDES carries no rollover counter: a receiver takes the first
+//!   authenticated packet of each SSRC to be in ROC 0, as libsrtp does.
 //! - Key derivation rate is 0 (SDES default); session keys are derived once.
 //! - MKI is rejected ([`Unsupported::Mki`]): SDES as used by sluice
 //!   carries one key per direction.

@@ -26,7 +26,7 @@ pub enum Suite {
 }
 
 impl Suite {
-    /// Every suite this crate implements, strongest-first is *not* implied.
+    /// Every suite this crate implements, in the order rtpengine offers them.
     pub const ALL: [Suite; 6] = [
         Suite::AesCm128HmacSha1_80,
         Suite::AesCm128HmacSha1_32,

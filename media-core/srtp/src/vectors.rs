@@ -217,3 +217,44 @@ fn srtcp_index_exhaustion_refuses() {
         Err(SrtpError::KeyExhausted)
     );
 }
+
+/// RFC 3711 section 9.2: SRTP refuses after 2^48 packets, and when the
+/// rollover counter would wrap past 2^32.
+#[test]
+fn srtp_key_lifetime_refuses() {
+    let s = Suite::AesCm128HmacSha1_80;
+    let mut tx = SrtpContext::new(s, &[1; 16], &[2; 14], SrtpOptions::default()).unwrap();
+    let mut buf = [0u8; 64];
+    let rtp = [0x80, 0, 0xff, 0xfe, 0, 0, 0, 0, 0, 0, 0, 9, 1, 2, 3, 4];
+    buf[..16].copy_from_slice(&rtp);
+    tx.set_rtp_packets((1 << 48) - 1);
+    assert!(tx.protect_rtp(&mut buf, 16).is_ok());
+    buf[..16].copy_from_slice(&rtp);
+    assert_eq!(tx.protect_rtp(&mut buf, 16), Err(SrtpError::KeyExhausted));
+
+    let mut tx = SrtpContext::new(s, &[1; 16], &[2; 14], SrtpOptions::default()).unwrap();
+    tx.set_rtp_highest(9, (u64::from(u32::MAX) << 16) | 0xfff0);
+    buf[..16].copy_from_slice(&rtp);
+    assert!(tx.protect_rtp(&mut buf, 16).is_ok(), "last ROC, seq 0xfffe");
+    let mut wrap = rtp;
+    wrap[2..4].copy_from_slice(&[0, 1]);
+    buf[..16].copy_from_slice(&wrap);
+    assert_eq!(tx.protect_rtp(&mut buf, 16), Err(SrtpError::KeyExhausted));
+}
+
+#[test]
+fn sdes_inline_key_material_splits_key_then_salt() {
+    let key = hex("E1F97A0D3E018BE0D64FA32C06DE4139");
+    let salt = hex("0EC675AD498AFEEBB6960B3AABE6");
+    let s = Suite::AesCm128HmacSha1_80;
+    let mut a = SrtpContext::new(s, &key, &salt, SrtpOptions::default()).unwrap();
+    let both: Vec<u8> = key.iter().chain(&salt).copied().collect();
+    let mut b = SrtpContext::from_key_salt(s, &both, SrtpOptions::default()).unwrap();
+    let rtp = hex("800f1234 decafbad cafebabe abababab");
+    let (mut x, mut y) = ([0u8; 64], [0u8; 64]);
+    x[..16].copy_from_slice(&rtp);
+    y[..16].copy_from_slice(&rtp);
+    assert_eq!(a.protect_rtp(&mut x, 16), b.protect_rtp(&mut y, 16));
+    assert_eq!(x, y);
+    assert!(SrtpContext::from_key_salt(s, &both[1..], SrtpOptions::default()).is_err());
+}
