@@ -13,7 +13,8 @@ use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use media_core::relay::{
-    CallSerial, LatchPolicy, RelayTable, Role, SlotRef, SocketConfig, SocketKey,
+    CallSerial, LatchPolicy, RelayTable, Role, SlotRef, SocketConfig, SocketCrypto, SocketKey,
+    SRTP_TAILROOM,
 };
 use sluice_rtp::{classify, RtpView};
 
@@ -68,6 +69,7 @@ fn table(calls: u32) -> (RelayTable, SlotRef, SocketAddr) {
                     rtp_out: Some(out),
                     rtcp_out: Some(out),
                     latch: LatchPolicy::default(),
+                    crypto: SocketCrypto::default(),
                 },
             );
         }
@@ -90,8 +92,17 @@ fn verdict(c: &mut Criterion) {
             BenchmarkId::from_parameter(format!("{calls} calls")),
             &calls,
             |b, _| {
+                let mut buf = p.to_vec();
+                buf.resize(p.len() + SRTP_TAILROOM, 0);
                 b.iter(|| {
-                    black_box(t.handle_packet(black_box(slot), source, black_box(&p), false, now))
+                    black_box(t.handle_packet(
+                        black_box(slot),
+                        source,
+                        black_box(&mut buf),
+                        p.len(),
+                        false,
+                        now,
+                    ))
                 })
             },
         );

@@ -53,6 +53,10 @@ pub struct Args {
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `media_core=debug`.
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
+    /// SRTP replay window in packets (64 to 1024); an `a=crypto` WSH hint
+    /// can raise it per stream.
+    #[arg(long, value_name = "PACKETS")]
+    pub srtp_replay_window: Option<u16>,
 }
 
 /// The keys of the TOML file (all optional; unknown keys are an error).
@@ -73,6 +77,8 @@ struct FileConfig {
     max_sessions: Option<usize>,
     #[serde(alias = "log_level")]
     log_level: Option<String>,
+    #[serde(alias = "srtp_replay_window")]
+    srtp_replay_window: Option<u16>,
 }
 
 /// A named local media address.
@@ -103,6 +109,8 @@ pub struct Config {
     pub max_sessions: usize,
     /// Log filter.
     pub log_level: String,
+    /// SRTP replay window in packets.
+    pub srtp_replay_window: u16,
 }
 
 /// A configuration problem: where, which key, and why.
@@ -163,6 +171,7 @@ impl Config {
             timeout: args.timeout,
             max_sessions: args.max_sessions,
             log_level: args.log_level.clone(),
+            srtp_replay_window: args.srtp_replay_window,
         };
         let merged = overlay(merged, from_flags);
         validate(merged, &file_origin, args)
@@ -186,6 +195,7 @@ fn overlay(base: FileConfig, top: FileConfig) -> FileConfig {
         timeout: top.timeout.or(base.timeout),
         max_sessions: top.max_sessions.or(base.max_sessions),
         log_level: top.log_level.or(base.log_level),
+        srtp_replay_window: top.srtp_replay_window.or(base.srtp_replay_window),
     }
 }
 
@@ -275,6 +285,17 @@ fn validate(c: FileConfig, file_origin: &str, args: &Args) -> Result<Config, Con
             "must be at least 1".into(),
         ));
     }
+    let srtp_replay_window = c.srtp_replay_window.unwrap_or(64);
+    if !(64..=sluice_srtp::MAX_REPLAY_WINDOW).contains(&srtp_replay_window) {
+        return Err(invalid(
+            args.srtp_replay_window.is_some(),
+            "srtp-replay-window",
+            format!(
+                "{srtp_replay_window} is not in 64..={}",
+                sluice_srtp::MAX_REPLAY_WINDOW
+            ),
+        ));
+    }
     Ok(Config {
         interfaces,
         listen_ng,
@@ -284,6 +305,7 @@ fn validate(c: FileConfig, file_origin: &str, args: &Args) -> Result<Config, Con
         timeout: Duration::from_secs(timeout),
         max_sessions,
         log_level: c.log_level.unwrap_or_else(|| "info".into()),
+        srtp_replay_window,
     })
 }
 
@@ -381,6 +403,9 @@ mod tests {
         std::fs::write(&path, "no-such-key = 1\n").unwrap();
         let e = Config::load(&args(&["--config", path.to_str().unwrap()])).unwrap_err();
         assert!(e.to_string().contains("no-such-key"), "{e}");
+        std::fs::write(&path, "srtp-replay-window = 16\n").unwrap();
+        let e = Config::load(&args(&["--config", path.to_str().unwrap()])).unwrap_err();
+        assert!(e.to_string().contains("key `srtp-replay-window`"), "{e}");
         std::fs::write(&path, "timeout = 0\n").unwrap();
         let e = Config::load(&args(&["--config", path.to_str().unwrap()])).unwrap_err();
         assert!(e.to_string().contains("bad.toml: key `timeout`"), "{e}");

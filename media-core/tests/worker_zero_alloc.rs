@@ -1,6 +1,7 @@
-//! A worker forwards real UDP both ways through io_uring, and in steady
-//! state it does so without a single heap allocation (counted by a
-//! global allocator that tallies allocations made on worker threads).
+//! A worker forwards real UDP both ways through io_uring, plain and with
+//! SRTP re-encryption, and in steady state it does so without a single
+//! heap allocation (counted by a global allocator that tallies
+//! allocations made on worker threads).
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on any setup error")]
 
 use std::net::{SocketAddr, UdpSocket};
@@ -9,8 +10,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
-use media_core::relay::{CallSerial, LatchPolicy, Role, SocketConfig, SocketKey};
+use media_core::relay::{
+    CallSerial, KeyParams, LatchPolicy, Role, SocketConfig, SocketCrypto, SocketKey, SrtpKey,
+};
 use media_core::worker::{Worker, WorkerCommand, WorkerEvent, WorkerTuning};
+use sluice_srtp::{SrtpContext, SrtpOptions, Suite};
 
 /// The counting allocator (the only unsafe code of this test).
 #[allow(
@@ -81,8 +85,29 @@ fn bind() -> UdpSocket {
     s
 }
 
+const KEY_CALLER: [u8; 30] = [1; 30];
+const KEY_RELAY: [u8; 30] = [2; 30];
+const SUITE: Suite = Suite::AesCm128HmacSha1_80;
+
+fn srtp_key(material: &[u8]) -> SrtpKey {
+    SrtpKey::new(SUITE, material, KeyParams::default()).unwrap()
+}
+
+fn context(material: &[u8]) -> SrtpContext {
+    SrtpContext::from_key_salt(SUITE, material, SrtpOptions::default()).unwrap()
+}
+
+/// Plain forwarding, then SRTP: the caller speaks SRTP with its own key;
+/// the relay decrypts for the plain callee and encrypts the callee's
+/// media with a key of its own. One test, one worker at a time: the
+/// allocation counter covers every worker thread.
 #[test]
-fn forwards_both_ways_without_allocating() {
+fn forwards_plain_and_reencrypts_srtp_without_allocating() {
+    forwards_both_ways_without_allocating(false);
+    forwards_both_ways_without_allocating(true);
+}
+
+fn forwards_both_ways_without_allocating(srtp: bool) {
     let events = Arc::new(ArrayQueue::new(64));
     let tuning = WorkerTuning {
         buffers: 256,
@@ -114,34 +139,57 @@ fn forwards_both_ways_without_allocating() {
             })
             .unwrap();
     }
-    let config = |remote: SocketAddr, out: SocketKey| SocketConfig {
+    let config = |remote: SocketAddr, out: SocketKey, crypto: SocketCrypto| SocketConfig {
         call,
         role: Role::Rtp,
         sdp_remote: Some(remote),
         rtp_out: Some(out),
         rtcp_out: Some(out),
         latch: LatchPolicy::default(),
+        crypto,
+    };
+    let caller_crypto = if srtp {
+        SocketCrypto {
+            rx: Some(srtp_key(&KEY_CALLER)),
+            tx: Some(srtp_key(&KEY_RELAY)),
+        }
+    } else {
+        SocketCrypto::default()
     };
     worker
         .send(WorkerCommand::Configure {
             key: key_a,
-            config: config(caller.local_addr().unwrap(), key_b),
+            config: Box::new(config(caller.local_addr().unwrap(), key_b, caller_crypto)),
         })
         .unwrap();
     worker
         .send(WorkerCommand::Configure {
             key: key_b,
-            config: config(callee.local_addr().unwrap(), key_a),
+            config: Box::new(config(
+                callee.local_addr().unwrap(),
+                key_a,
+                SocketCrypto::default(),
+            )),
         })
         .unwrap();
 
     let to_a: SocketAddr = ([127, 0, 0, 1], port_a).into();
     let to_b: SocketAddr = ([127, 0, 0, 1], port_b).into();
     let mut buf = [0u8; 2048];
+    let mut caller_tx = context(&KEY_CALLER);
+    let mut caller_rx = context(&KEY_RELAY);
     let mut exchange = |seq: u16| {
-        caller.send_to(&rtp(seq), to_a).unwrap();
+        let mut out = [0u8; 256];
+        out[..172].copy_from_slice(&rtp(seq));
+        let len = if srtp {
+            caller_tx.protect_rtp(&mut out, 172).unwrap()
+        } else {
+            172
+        };
+        caller.send_to(&out[..len], to_a).unwrap();
         let (n, from) = callee.recv_from(&mut buf).expect("callee receives");
         assert_eq!(n, 172);
+        assert_eq!(buf[..172], rtp(seq), "callee gets the plain packet");
         assert_eq!(
             from, to_b,
             "symmetric RTP: sent from the callee-facing socket"
@@ -153,7 +201,16 @@ fn forwards_both_ways_without_allocating() {
         );
         callee.send_to(&rtp(seq), to_b).unwrap();
         let (n, from) = caller.recv_from(&mut buf).expect("caller receives");
-        assert_eq!((n, from), (172, to_a));
+        assert_eq!(from, to_a);
+        let n = if srtp {
+            assert_eq!(n, 182, "SRTP tag added");
+            caller_rx
+                .unprotect_rtp(&mut buf, n)
+                .expect("relay's key verifies")
+        } else {
+            n
+        };
+        assert_eq!(buf[..n], rtp(seq));
     };
     // Warm-up: latching, first-touch of buffers and send slots.
     for seq in 0..600 {

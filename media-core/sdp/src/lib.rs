@@ -45,12 +45,14 @@
 //! ([`MAX_SDP_LEN`], [`MAX_MEDIA_SECTIONS`]) and no input makes it panic.
 #![deny(unsafe_code)]
 
+mod crypto;
 mod error;
 mod lines;
 mod media;
 mod session;
 mod types;
 
+pub use crypto::{CryptoAttr, CryptoAttrError, KeyParam};
 pub use error::{LineError, MediaLineError, SdpError};
 pub use media::{MediaSection, ICE_ATTRIBUTES};
 pub use session::SessionDescription;

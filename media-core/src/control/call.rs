@@ -5,7 +5,8 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use crate::relay::{CallSerial, LatchPolicy, Role, SocketConfig, SocketKey};
+use super::sdes::SideSdes;
+use crate::relay::{CallSerial, LatchPolicy, Role, SocketConfig, SocketCrypto, SocketKey};
 
 /// One party of a call, named by its SIP tag.
 #[derive(Debug, Clone, Default)]
@@ -33,6 +34,18 @@ pub struct Side {
     pub rtcp_mux: bool,
     /// The transport protocol this leg uses (`RTP/AVP`, ...).
     pub protocol: String,
+    /// SDES lines and keys toward this leg.
+    pub sdes: SideSdes,
+}
+
+impl Side {
+    /// The SRTP keys of this side's sockets.
+    pub fn crypto(&self) -> SocketCrypto {
+        SocketCrypto {
+            rx: self.sdes.rx,
+            tx: self.sdes.tx,
+        }
+    }
 }
 
 /// One `m=` section relayed between the two legs.
@@ -71,6 +84,7 @@ impl MediaPair {
                     rtp_out: Some(other.rtp),
                     rtcp_out: Some(rtcp_out),
                     latch,
+                    crypto: this.crypto(),
                 },
             ),
             (
@@ -82,6 +96,7 @@ impl MediaPair {
                     rtp_out: None,
                     rtcp_out: Some(rtcp_out),
                     latch,
+                    crypto: this.crypto(),
                 },
             ),
         ]

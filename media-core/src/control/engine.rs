@@ -11,7 +11,9 @@ use sluice_ng::request::{Options, Request};
 use sluice_sdp::{MediaSection, SessionDescription};
 
 use super::call::{Call, Leg, MediaPair, Side};
+use super::crypto_plan::{self, CryptoPlan};
 use super::ports::{Binder, BoundPair, PortAllocator};
+use super::sdes::{SdesPolicy, SideSdes};
 use crate::config::{Config, Interface};
 use crate::relay::{CallSerial, LatchPolicy, SocketKey};
 use crate::worker::WorkerCommand;
@@ -70,6 +72,8 @@ pub struct Engine {
     commands: Vec<(usize, WorkerCommand)>,
     /// Sockets bound for a request in progress, not yet given to a worker.
     pending_sockets: HashMap<SocketKey, UdpSocket>,
+    /// SRTP replay window for new keys.
+    srtp_replay_window: u16,
     /// Control-plane counters.
     pub counters: EngineCounters,
 }
@@ -101,6 +105,7 @@ impl Engine {
             max_sessions: config.max_sessions,
             commands: Vec::new(),
             pending_sockets: HashMap::new(),
+            srtp_replay_window: config.srtp_replay_window,
             counters: EngineCounters::default(),
         }
     }
@@ -162,7 +167,10 @@ impl Engine {
         }
         let opts = &req.options;
         if let Some(proto) = &opts.transport_protocol {
-            if !matches!(proto.as_str(), "RTP/AVP" | "RTP/AVPF") {
+            if !matches!(
+                proto.as_str(),
+                "RTP/AVP" | "RTP/AVPF" | "RTP/SAVP" | "RTP/SAVPF"
+            ) {
                 return Err(error(format!(
                     "transport-protocol {proto} is not supported"
                 )));
@@ -292,6 +300,7 @@ impl Engine {
         now: Instant,
     ) -> Result<(), Failure> {
         let opts = &req.options;
+        let sdes_policy = &SdesPolicy::parse(&opts.sdes).map_err(error)?;
         let to = 1 - from;
         let (iface_from, iface_to, existing, serial, worker) = {
             let call = &self.calls[call_id];
@@ -318,6 +327,27 @@ impl Engine {
                 )));
             }
         }
+        // Decide SDES for every section before anything changes, so a
+        // refused SDP leaves the call as it was.
+        let plans = {
+            let media = &self.calls[call_id].media;
+            sdp.media()
+                .iter()
+                .enumerate()
+                .map(|(index, section)| {
+                    crypto_plan::plan(
+                        media.get(index),
+                        section,
+                        from,
+                        is_offer,
+                        opts.transport_protocol.as_deref(),
+                        sdes_policy,
+                        self.srtp_replay_window,
+                    )
+                })
+                .collect::<Result<Vec<CryptoPlan>, String>>()
+                .map_err(error)?
+        };
         // Allocate sockets for new media sections first, so a failure
         // changes nothing.
         let mut fresh: Vec<MediaPair> = Vec::new();
@@ -348,9 +378,10 @@ impl Engine {
             .expect("caller checked the call exists");
         call.media.extend(fresh);
         let mut any_without_own_connection = false;
-        for (index, section) in sdp.media_mut().iter_mut().enumerate() {
+        for ((index, section), plan) in sdp.media_mut().iter_mut().enumerate().zip(plans) {
             let pair = &mut call.media[index];
             update_side(&mut pair.sides[from], section, session_ip, req, is_offer);
+            crypto_plan::apply(plan, pair, section, from);
             let held = section
                 .connection()
                 .and_then(|c| c.ip())
@@ -401,8 +432,13 @@ impl Engine {
         for pair in &call.media {
             for leg in 0..2 {
                 for (key, config) in pair.socket_configs(leg, serial, latch) {
-                    self.commands
-                        .push((worker, WorkerCommand::Configure { key, config }));
+                    self.commands.push((
+                        worker,
+                        WorkerCommand::Configure {
+                            key,
+                            config: Box::new(config),
+                        },
+                    ));
                 }
             }
         }
@@ -437,6 +473,7 @@ impl Engine {
                 remote_rtcp: None,
                 rtcp_mux: false,
                 protocol: String::new(),
+                sdes: SideSdes::default(),
             };
             self.pending_sockets.insert(side.rtp, rtp);
             self.pending_sockets.insert(side.rtcp, rtcp);
@@ -661,11 +698,15 @@ fn rewrite_section(
     if section.connection().is_some() {
         section.set_connection(to_ip);
     }
-    if let Some(proto) = &opts.transport_protocol {
-        section.set_protocol(proto);
-    }
     if is_offer {
+        if let Some(proto) = &opts.transport_protocol {
+            section.set_protocol(proto);
+        }
         target.protocol = section.protocol().to_string();
+    } else if !target.protocol.is_empty() && !section.is_rejected() {
+        // The offerer gets its own protocol back, whatever the answerer
+        // speaks: the relay converts between them.
+        section.set_protocol(&target.protocol);
     }
     let mux_toward_target = if is_offer {
         (from_mux && !opts.rtcp_mux.demux) || opts.rtcp_mux.offer || opts.rtcp_mux.require

@@ -130,14 +130,15 @@ pub fn call_report(
                     stream_report(side, key, is_rtcp, &s, clock).into()
                 })
                 .collect();
-            medias.push(
-                Dict::new()
-                    .with("index", pair.index + 1)
-                    .with("type", pair.kind.as_str())
-                    .with("protocol", side.protocol.as_str())
-                    .with("streams", streams)
-                    .into(),
-            );
+            let mut media = Dict::new()
+                .with("index", pair.index + 1)
+                .with("type", pair.kind.as_str())
+                .with("protocol", side.protocol.as_str())
+                .with("streams", streams);
+            if let Some(srtp) = srtp_report(side) {
+                media.insert("SRTP", srtp);
+            }
+            medias.push(media.into());
         }
         let mut leg_dict = Dict::new().with("tag", tag.as_str()).with("medias", medias);
         if let Some(created) = leg.created {
@@ -154,6 +155,26 @@ pub fn call_report(
         .with("last signal", clock.unix(call.last_signal))
         .with("tags", tags)
         .with("totals", totals.to_dict())
+}
+
+/// How a leg's SRTP is handled: the suites the relay receives and sends
+/// with, or `pass-through` when the two ends share keys.
+fn srtp_report(side: &Side) -> Option<Dict> {
+    if !super::sdes::is_srtp(&side.protocol) {
+        return None;
+    }
+    let (rx, tx) = (side.sdes.rx, side.sdes.tx);
+    if rx.is_none() && tx.is_none() {
+        return Some(Dict::new().with("mode", "pass-through"));
+    }
+    let mut d = Dict::new().with("mode", "re-encrypt");
+    if let Some(rx) = rx {
+        d.insert("receive suite", rx.suite().name());
+    }
+    if let Some(tx) = tx {
+        d.insert("send suite", tx.suite().name());
+    }
+    Some(d)
 }
 
 fn stream_report(

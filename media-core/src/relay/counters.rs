@@ -21,11 +21,18 @@ pub enum DropReason {
     SendFailed = 4,
     /// RTP arriving on a port negotiated for RTCP only.
     RtpOnRtcpPort = 5,
+    /// SRTP/SRTCP authentication failed (wrong key, tampering, junk).
+    SrtpAuth = 6,
+    /// An SRTP/SRTCP packet seen before or older than the replay window.
+    SrtpReplay = 7,
+    /// SRTP could not process the packet (too short for its tag, key
+    /// lifetime reached, too many SSRCs).
+    SrtpError = 8,
 }
 
 impl DropReason {
     /// Number of reasons (size of the counter array).
-    pub const COUNT: usize = 6;
+    pub const COUNT: usize = 9;
     /// Every reason, in counter-array order.
     pub const ALL: [DropReason; Self::COUNT] = [
         DropReason::Malformed,
@@ -34,6 +41,9 @@ impl DropReason {
         DropReason::WrongSource,
         DropReason::SendFailed,
         DropReason::RtpOnRtcpPort,
+        DropReason::SrtpAuth,
+        DropReason::SrtpReplay,
+        DropReason::SrtpError,
     ];
 
     /// The name NG replies use for this reason.
@@ -45,6 +55,9 @@ impl DropReason {
             DropReason::WrongSource => "wrong source",
             DropReason::SendFailed => "send failed",
             DropReason::RtpOnRtcpPort => "RTP on RTCP port",
+            DropReason::SrtpAuth => "SRTP auth failed",
+            DropReason::SrtpReplay => "SRTP replay",
+            DropReason::SrtpError => "SRTP error",
         }
     }
 }

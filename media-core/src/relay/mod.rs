@@ -2,9 +2,11 @@
 //! leaves through, to where, and what gets counted.
 
 pub mod counters;
+pub mod crypto;
 pub mod table;
 
 pub use counters::{Counter, DropReason, StreamStats};
+pub use crypto::{KeyParams, SocketCrypto, SrtpKey, SRTP_TAILROOM};
 pub use table::{
     CallSerial, LatchPolicy, RelayTable, Role, SlotRef, SocketConfig, SocketKey, Verdict,
 };

@@ -9,6 +9,7 @@ use std::time::Instant;
 use sluice_rtp::{classify, PacketKind};
 
 use super::counters::{DropReason, StreamStats};
+use super::crypto::{SocketCrypto, Transforms};
 
 /// Identifies a local media socket across the control thread and the
 /// workers: interface index in the high half, port in the low half.
@@ -85,6 +86,9 @@ pub struct SocketConfig {
     pub rtcp_out: Option<SocketKey>,
     /// Latching behaviour.
     pub latch: LatchPolicy,
+    /// SRTP keys: what arrives here is unprotected with `rx`, what leaves
+    /// through here is protected with `tx`.
+    pub crypto: SocketCrypto,
 }
 
 /// A handle to a live slot, checked against reuse.
@@ -99,12 +103,15 @@ pub struct SlotRef {
 /// What to do with a received packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// Send the same bytes out of `out` to `to`.
+    /// Send the first `len` bytes of the buffer out of `out` to `to`.
     Forward {
         /// Slot of the socket to send from.
         out: SlotRef,
         /// Destination.
         to: SocketAddr,
+        /// Length to send (differs from the received length when SRTP
+        /// was removed or added).
+        len: usize,
     },
     /// Drop it; the reason is already counted.
     Drop(DropReason),
@@ -125,6 +132,7 @@ struct Live {
     latched: Option<SocketAddr>,
     created: Instant,
     stats: StreamStats,
+    srtp: Transforms,
 }
 
 impl Live {
@@ -135,6 +143,14 @@ impl Live {
             self.config.sdp_remote
         }
     }
+}
+
+/// A packet that passed the receive checks.
+#[derive(Debug, Clone, Copy)]
+struct Received {
+    rtcp: bool,
+    /// Length after SRTP was removed.
+    plain_len: usize,
 }
 
 /// The sockets of one worker.
@@ -188,12 +204,14 @@ impl RelayTable {
                 rtp_out: None,
                 rtcp_out: None,
                 latch: LatchPolicy::default(),
+                crypto: SocketCrypto::default(),
             },
             rtp_out: None,
             rtcp_out: None,
             latched: None,
             created: now,
             stats: StreamStats::default(),
+            srtp: Transforms::default(),
         });
         self.by_key.insert(key, index);
         SlotRef {
@@ -215,6 +233,7 @@ impl RelayTable {
             // The endpoint moved (re-INVITE): learn it afresh.
             live.latched = None;
         }
+        live.srtp.update(&config.crypto);
         live.config = config;
         live.rtp_out = rtp_out;
         live.rtcp_out = rtcp_out;
@@ -279,14 +298,17 @@ impl RelayTable {
         self.get_mut(slot)
     }
 
-    /// Decides what happens to `packet`, received on `slot` from `source`
-    /// at `now`. `truncated` is the kernel's word that it did not fit.
+    /// Decides what happens to the packet in `buf[..len]`, received on
+    /// `slot` from `source` at `now`; `truncated` is the kernel's word that
+    /// it did not fit. SRTP is removed and added in place, so `buf` must
+    /// extend [`SRTP_TAILROOM`](super::SRTP_TAILROOM) bytes past `len`.
     /// Counts the packet either way. Never allocates.
     pub fn handle_packet(
         &mut self,
         slot: SlotRef,
         source: SocketAddr,
-        packet: &[u8],
+        buf: &mut [u8],
+        len: usize,
         truncated: bool,
         now: Instant,
     ) -> Verdict {
@@ -294,54 +316,84 @@ impl RelayTable {
             // A completion for a socket closed meanwhile; nothing to count.
             return Verdict::Drop(DropReason::NoDestination);
         };
-        let verdict = Self::route(live, source, packet, truncated);
-        let (out, is_rtcp) = match verdict {
-            Ok(route) => route,
+        let received = match Self::receive(live, source, buf, len, truncated) {
+            Ok(received) => received,
             Err(reason) => {
-                // Junk and strangers are counted but are not activity: they
-                // must not keep a dead call (and its ports) alive.
+                // Junk, forgeries and strangers are counted but are not
+                // activity: they must not keep a dead call (and its ports)
+                // alive.
                 live.stats.drop(reason);
                 return Verdict::Drop(reason);
             }
         };
         live.stats.last_packet = Some(now);
-        let out_remote = out.and_then(|o| self.get(o).and_then(|l| l.remote().map(|r| (o, r))));
+        let out = if received.rtcp {
+            live.rtcp_out
+        } else {
+            live.rtp_out
+        };
+        let Some((out, out_live)) = out.and_then(|o| self.get_mut(o).map(|l| (o, l))) else {
+            return self.drop_received(slot, DropReason::NoDestination);
+        };
+        let Some(to) = out_live.remote() else {
+            return self.drop_received(slot, DropReason::NoDestination);
+        };
+        let sent = match out_live
+            .srtp
+            .protect(buf, received.plain_len, received.rtcp)
+        {
+            Ok(sent) => sent,
+            Err(reason) => return self.drop_received(slot, reason),
+        };
         let live = self
             .get_mut(slot)
             .expect("slot was live a moment ago and nothing removed it");
-        match out_remote {
-            Some((out, to)) => {
-                if is_rtcp {
-                    live.stats.rtcp.add(packet.len());
-                } else {
-                    live.stats.rtp.add(packet.len());
-                }
-                Verdict::Forward { out, to }
-            }
-            None => {
-                live.stats.drop(DropReason::NoDestination);
-                Verdict::Drop(DropReason::NoDestination)
-            }
+        if received.rtcp {
+            live.stats.rtcp.add(len);
+        } else {
+            live.stats.rtp.add(len);
         }
+        Verdict::Forward { out, to, len: sent }
     }
 
-    /// Source checks and latching; picks the output slot and whether the
-    /// packet is RTCP.
-    fn route(
+    fn drop_received(&mut self, slot: SlotRef, reason: DropReason) -> Verdict {
+        if let Some(live) = self.get_mut(slot) {
+            live.stats.drop(reason);
+        }
+        Verdict::Drop(reason)
+    }
+
+    /// Classifies, checks the source, removes SRTP and latches: what is
+    /// left is a packet worth forwarding.
+    fn receive(
         live: &mut Live,
         source: SocketAddr,
-        packet: &[u8],
+        buf: &mut [u8],
+        len: usize,
         truncated: bool,
-    ) -> Result<(Option<SlotRef>, bool), DropReason> {
-        if truncated {
+    ) -> Result<Received, DropReason> {
+        if truncated || len > buf.len() {
             return Err(DropReason::Oversize);
         }
-        let is_rtcp = match (classify(packet), live.config.role) {
+        let rtcp = match (classify(&buf[..len]), live.config.role) {
             (PacketKind::Unknown, _) => return Err(DropReason::Malformed),
             (PacketKind::Rtcp, _) => true,
             (PacketKind::Rtp, Role::Rtp) => false,
             (PacketKind::Rtp, Role::Rtcp) => return Err(DropReason::RtpOnRtcpPort),
         };
+        let learn = Self::check_source(live, source)?;
+        // Authenticate before learning anything from the packet: a forged
+        // packet must not move the latch.
+        let plain_len = live.srtp.unprotect(buf, len, rtcp)?;
+        if learn {
+            live.latched = Some(source);
+        }
+        Ok(Received { rtcp, plain_len })
+    }
+
+    /// Source checks under the latch policy; `Ok(true)` means the packet
+    /// latches `source` once it proves genuine.
+    fn check_source(live: &Live, source: SocketAddr) -> Result<bool, DropReason> {
         let policy = live.config.latch;
         let sdp_address = live.config.sdp_remote == Some(source);
         let from_sdp_address = live.config.sdp_remote.is_none_or(|r| r == source);
@@ -350,25 +402,20 @@ impl RelayTable {
             if policy.strict_source && !from_sdp_address {
                 return Err(DropReason::WrongSource);
             }
-        } else {
-            match live.latched {
-                None if policy.strict_source && !from_sdp_address => {
-                    return Err(DropReason::WrongSource)
-                }
-                None => live.latched = Some(source),
-                Some(known) if known == source => {}
-                // The address the SDP names always wins the latch back: a
-                // stranger who got in first holds it only until the real
-                // peer speaks.
-                Some(_) if sdp_address => live.latched = Some(source),
-                Some(_) if policy.media_handover => live.latched = Some(source),
-                // Once latched, a stranger's packets never reach the other
-                // leg: no injection, no media bleed between calls.
-                Some(_) => return Err(DropReason::WrongSource),
-            }
+            return Ok(false);
         }
-        let out = if is_rtcp { live.rtcp_out } else { live.rtp_out };
-        Ok((out, is_rtcp))
+        match live.latched {
+            None if policy.strict_source && !from_sdp_address => Err(DropReason::WrongSource),
+            None => Ok(true),
+            Some(known) if known == source => Ok(false),
+            // The address the SDP names always wins the latch back: a
+            // stranger who got in first holds it only until the real peer
+            // speaks.
+            Some(_) if sdp_address || policy.media_handover => Ok(true),
+            // Once latched, a stranger's packets never reach the other
+            // leg: no injection, no media bleed between calls.
+            Some(_) => Err(DropReason::WrongSource),
+        }
     }
 
     /// Moves a packet already counted as forwarded to the `SendFailed`
@@ -462,6 +509,27 @@ mod tests {
         p
     }
 
+    /// Feeds a copy of `packet` (with SRTP tailroom) to the table; plain
+    /// forwarding keeps the length.
+    fn feed(
+        t: &mut RelayTable,
+        slot: SlotRef,
+        from: SocketAddr,
+        packet: &[u8],
+        truncated: bool,
+        now: Instant,
+    ) -> Result<(SlotRef, SocketAddr), DropReason> {
+        let mut buf = packet.to_vec();
+        buf.resize(packet.len() + crate::relay::SRTP_TAILROOM, 0);
+        match t.handle_packet(slot, from, &mut buf, packet.len(), truncated, now) {
+            Verdict::Forward { out, to, len } => {
+                assert_eq!(len, packet.len());
+                Ok((out, to))
+            }
+            Verdict::Drop(reason) => Err(reason),
+        }
+    }
+
     fn addr(port: u16) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], port))
     }
@@ -479,6 +547,7 @@ mod tests {
             rtp_out: Some(out),
             rtcp_out: Some(out),
             latch,
+            crypto: SocketCrypto::default(),
         };
         assert!(t.configure(A, cfg(5000, B)));
         assert!(t.configure(B, cfg(6000, A)));
@@ -490,26 +559,17 @@ mod tests {
         let (mut t, a, b, now) = call(LatchPolicy::default());
         let p = rtp();
         assert_eq!(
-            t.handle_packet(a, addr(5000), &p, false, now),
-            Verdict::Forward {
-                out: b,
-                to: addr(6000)
-            }
+            feed(&mut t, a, addr(5000), &p, false, now),
+            Ok((b, addr(6000)))
         );
         // The callee sends from a port other than its SDP says: latch it.
         assert_eq!(
-            t.handle_packet(b, addr(6100), &p, false, now),
-            Verdict::Forward {
-                out: a,
-                to: addr(5000)
-            }
+            feed(&mut t, b, addr(6100), &p, false, now),
+            Ok((a, addr(5000)))
         );
         assert_eq!(
-            t.handle_packet(a, addr(5000), &p, false, now),
-            Verdict::Forward {
-                out: b,
-                to: addr(6100)
-            }
+            feed(&mut t, a, addr(5000), &p, false, now),
+            Ok((b, addr(6100)))
         );
         let stats: Vec<_> = t.call_stats(CallSerial(1)).collect();
         let a_stats = stats.iter().find(|(k, _)| *k == A).unwrap().1;
@@ -524,13 +584,10 @@ mod tests {
             ..LatchPolicy::default()
         });
         let p = rtp();
-        assert!(matches!(
-            t.handle_packet(a, addr(5000), &p, false, now),
-            Verdict::Forward { .. }
-        ));
+        assert!(feed(&mut t, a, addr(5000), &p, false, now).is_ok());
         assert_eq!(
-            t.handle_packet(a, addr(7777), &p, false, now),
-            Verdict::Drop(DropReason::WrongSource)
+            feed(&mut t, a, addr(7777), &p, false, now),
+            Err(DropReason::WrongSource)
         );
         let s = t
             .call_stats(CallSerial(1))
@@ -548,14 +605,11 @@ mod tests {
             ..LatchPolicy::default()
         });
         let p = rtp();
-        t.handle_packet(a, addr(5000), &p, false, now);
-        t.handle_packet(a, addr(5500), &p, false, now);
+        let _ = feed(&mut t, a, addr(5000), &p, false, now);
+        let _ = feed(&mut t, a, addr(5500), &p, false, now);
         assert_eq!(
-            t.handle_packet(b, addr(6000), &p, false, now),
-            Verdict::Forward {
-                out: a,
-                to: addr(5500)
-            }
+            feed(&mut t, b, addr(6000), &p, false, now),
+            Ok((a, addr(5500)))
         );
     }
 
@@ -564,20 +618,14 @@ mod tests {
         let (mut t, a, b, now) = call(LatchPolicy::default());
         let p = rtp();
         // The first packet latches, even from an address the SDP did not name.
-        assert!(matches!(
-            t.handle_packet(a, addr(5100), &p, false, now),
-            Verdict::Forward { .. }
-        ));
+        assert!(feed(&mut t, a, addr(5100), &p, false, now).is_ok());
         assert_eq!(
-            t.handle_packet(a, addr(5500), &p, false, now),
-            Verdict::Drop(DropReason::WrongSource)
+            feed(&mut t, a, addr(5500), &p, false, now),
+            Err(DropReason::WrongSource)
         );
         assert_eq!(
-            t.handle_packet(b, addr(6000), &p, false, now),
-            Verdict::Forward {
-                out: a,
-                to: addr(5100)
-            }
+            feed(&mut t, b, addr(6000), &p, false, now),
+            Ok((a, addr(5100)))
         );
     }
 
@@ -589,13 +637,10 @@ mod tests {
         });
         let p = rtp();
         assert_eq!(
-            t.handle_packet(a, addr(5100), &p, false, now),
-            Verdict::Drop(DropReason::WrongSource)
+            feed(&mut t, a, addr(5100), &p, false, now),
+            Err(DropReason::WrongSource)
         );
-        assert!(matches!(
-            t.handle_packet(a, addr(5000), &p, false, now),
-            Verdict::Forward { .. }
-        ));
+        assert!(feed(&mut t, a, addr(5000), &p, false, now).is_ok());
     }
 
     #[test]
@@ -605,13 +650,10 @@ mod tests {
             ..LatchPolicy::default()
         });
         let p = rtp();
-        t.handle_packet(b, addr(6100), &p, false, now);
+        let _ = feed(&mut t, b, addr(6100), &p, false, now);
         assert_eq!(
-            t.handle_packet(a, addr(5000), &p, false, now),
-            Verdict::Forward {
-                out: b,
-                to: addr(6000)
-            }
+            feed(&mut t, a, addr(5000), &p, false, now),
+            Ok((b, addr(6000)))
         );
     }
 
@@ -619,16 +661,16 @@ mod tests {
     fn garbage_runts_and_oversize_are_counted_drops() {
         let (mut t, a, _, now) = call(LatchPolicy::default());
         assert_eq!(
-            t.handle_packet(a, addr(5000), b"x", false, now),
-            Verdict::Drop(DropReason::Malformed)
+            feed(&mut t, a, addr(5000), b"x", false, now),
+            Err(DropReason::Malformed)
         );
         assert_eq!(
-            t.handle_packet(a, addr(5000), &[0u8; 40], false, now),
-            Verdict::Drop(DropReason::Malformed)
+            feed(&mut t, a, addr(5000), &[0u8; 40], false, now),
+            Err(DropReason::Malformed)
         );
         assert_eq!(
-            t.handle_packet(a, addr(5000), &rtp(), true, now),
-            Verdict::Drop(DropReason::Oversize)
+            feed(&mut t, a, addr(5000), &rtp(), true, now),
+            Err(DropReason::Oversize)
         );
         let s = t
             .call_stats(CallSerial(1))
@@ -656,11 +698,12 @@ mod tests {
                 rtp_out: Some(B),
                 rtcp_out: Some(B),
                 latch: LatchPolicy::default(),
+                crypto: SocketCrypto::default(),
             },
         );
         assert_eq!(
-            t.handle_packet(a, addr(5000), &rtp(), false, now),
-            Verdict::Drop(DropReason::NoDestination)
+            feed(&mut t, a, addr(5000), &rtp(), false, now),
+            Err(DropReason::NoDestination)
         );
     }
 
@@ -681,6 +724,7 @@ mod tests {
                     rtp_out: None,
                     rtcp_out: Some(out),
                     latch: LatchPolicy::default(),
+                    crypto: SocketCrypto::default(),
                 },
             );
         }
@@ -694,26 +738,21 @@ mod tests {
                 rtp_out: Some(B),
                 rtcp_out: Some(B_RTCP),
                 latch: LatchPolicy::default(),
+                crypto: SocketCrypto::default(),
             },
         );
         let rr = [0x80, 201, 0, 1, 0, 0, 0, 5];
         assert_eq!(
-            t.handle_packet(a, addr(5000), &rr, false, now),
-            Verdict::Forward {
-                out: br,
-                to: addr(6001)
-            }
+            feed(&mut t, a, addr(5000), &rr, false, now),
+            Ok((br, addr(6001)))
         );
         assert_eq!(
-            t.handle_packet(br, addr(6001), &rr, false, now),
-            Verdict::Forward {
-                out: ar,
-                to: addr(5001)
-            }
+            feed(&mut t, br, addr(6001), &rr, false, now),
+            Ok((ar, addr(5001)))
         );
         assert_eq!(
-            t.handle_packet(ar, addr(5001), &rtp(), false, now),
-            Verdict::Drop(DropReason::RtpOnRtcpPort)
+            feed(&mut t, ar, addr(5001), &rtp(), false, now),
+            Err(DropReason::RtpOnRtcpPort)
         );
         let _ = b;
     }
@@ -723,12 +762,12 @@ mod tests {
         let (mut t, a, b, now) = call(LatchPolicy::default());
         t.remove(B);
         assert_eq!(
-            t.handle_packet(a, addr(5000), &rtp(), false, now),
-            Verdict::Drop(DropReason::NoDestination)
+            feed(&mut t, a, addr(5000), &rtp(), false, now),
+            Err(DropReason::NoDestination)
         );
         assert_eq!(
-            t.handle_packet(b, addr(6000), &rtp(), false, now),
-            Verdict::Drop(DropReason::NoDestination)
+            feed(&mut t, b, addr(6000), &rtp(), false, now),
+            Err(DropReason::NoDestination)
         );
         let again = t.insert(SocketKey(2000), CallSerial(2), now);
         assert_eq!(again.index, b.index);
@@ -740,35 +779,26 @@ mod tests {
         let (mut t, a, b, now) = call(LatchPolicy::default());
         let p = rtp();
         // A stranger gets in first ...
-        assert!(matches!(
-            t.handle_packet(a, addr(7777), &p, false, now),
-            Verdict::Forward { .. }
-        ));
+        assert!(feed(&mut t, a, addr(7777), &p, false, now).is_ok());
         // ... until the caller, at its SDP address, speaks.
-        assert!(matches!(
-            t.handle_packet(a, addr(5000), &p, false, now),
-            Verdict::Forward { .. }
-        ));
+        assert!(feed(&mut t, a, addr(5000), &p, false, now).is_ok());
         assert_eq!(
-            t.handle_packet(a, addr(7777), &p, false, now),
-            Verdict::Drop(DropReason::WrongSource)
+            feed(&mut t, a, addr(7777), &p, false, now),
+            Err(DropReason::WrongSource)
         );
         assert_eq!(
-            t.handle_packet(b, addr(6000), &p, false, now),
-            Verdict::Forward {
-                out: a,
-                to: addr(5000)
-            }
+            feed(&mut t, b, addr(6000), &p, false, now),
+            Ok((a, addr(5000)))
         );
     }
 
     #[test]
     fn junk_is_not_activity() {
         let (mut t, a, _, now) = call(LatchPolicy::default());
-        t.handle_packet(a, addr(5000), &rtp(), false, now);
+        let _ = feed(&mut t, a, addr(5000), &rtp(), false, now);
         let later = now + Duration::from_secs(30);
-        t.handle_packet(a, addr(5000), b"junk", false, later);
-        t.handle_packet(a, addr(7777), &rtp(), false, later);
+        let _ = feed(&mut t, a, addr(5000), b"junk", false, later);
+        let _ = feed(&mut t, a, addr(7777), &rtp(), false, later);
         assert_eq!(
             t.idle_calls(now + Duration::from_secs(10)),
             vec![CallSerial(1)]
@@ -778,7 +808,7 @@ mod tests {
     #[test]
     fn a_failed_send_is_not_counted_as_forwarded() {
         let (mut t, a, _, now) = call(LatchPolicy::default());
-        t.handle_packet(a, addr(5000), &rtp(), false, now);
+        let _ = feed(&mut t, a, addr(5000), &rtp(), false, now);
         t.count_send_failure(a, false, 172);
         let s = t
             .call_stats(CallSerial(1))
@@ -798,7 +828,7 @@ mod tests {
     #[test]
     fn a_new_sdp_address_unlatches() {
         let (mut t, a, _, now) = call(LatchPolicy::default());
-        t.handle_packet(a, addr(5000), &rtp(), false, now);
+        let _ = feed(&mut t, a, addr(5000), &rtp(), false, now);
         let moved = SocketConfig {
             call: CallSerial(1),
             role: Role::Rtp,
@@ -806,12 +836,10 @@ mod tests {
             rtp_out: Some(B),
             rtcp_out: Some(B),
             latch: LatchPolicy::default(),
+            crypto: SocketCrypto::default(),
         };
         t.configure(A, moved);
-        assert!(matches!(
-            t.handle_packet(a, addr(5200), &rtp(), false, now),
-            Verdict::Forward { .. }
-        ));
+        assert!(feed(&mut t, a, addr(5200), &rtp(), false, now).is_ok());
     }
 
     #[test]
@@ -822,7 +850,7 @@ mod tests {
             t.idle_calls(now + Duration::from_secs(10)),
             vec![CallSerial(1)]
         );
-        t.handle_packet(a, addr(5000), &rtp(), false, later);
+        let _ = feed(&mut t, a, addr(5000), &rtp(), false, later);
         assert!(t.idle_calls(now + Duration::from_secs(10)).is_empty());
     }
 }

@@ -58,19 +58,30 @@ pub struct BufRing {
     buffers: Mapping,
     entries: u16,
     buffer_size: u32,
+    /// Bytes at the end of each buffer the kernel is not told about.
+    tailroom: u32,
     group: u16,
     tail: u16,
 }
 
 impl BufRing {
     /// Maps `entries` buffers of `buffer_size` bytes, registers them as
-    /// group `group` and gives them all to the kernel.
+    /// group `group` and gives them all to the kernel, which may fill all
+    /// but the last `tailroom` bytes of each (room to grow a packet in
+    /// place, e.g. by an SRTP tag).
     pub fn new(
         submitter: &Submitter<'_>,
         entries: u16,
         buffer_size: u32,
+        tailroom: u32,
         group: u16,
     ) -> io::Result<Self> {
+        if tailroom >= buffer_size {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "buffer tailroom must be smaller than the buffer",
+            ));
+        }
         if !entries.is_power_of_two() || entries > 32768 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -90,6 +101,7 @@ impl BufRing {
             buffers,
             entries,
             buffer_size,
+            tailroom,
             group,
             tail: 0,
         };
@@ -105,17 +117,16 @@ impl BufRing {
         self.group
     }
 
-    /// The first `len` bytes of buffer `bid`.
+    /// All of buffer `bid`, tailroom included.
     ///
     /// # Safety
     /// `bid` must come from a completion that selected it, and must not
     /// have been recycled since: only then does the kernel leave it alone.
-    pub unsafe fn bytes(&self, bid: u16, len: usize) -> &[u8] {
-        let len = len.min(self.buffer_size as usize);
-        // SAFETY: bid < entries (checked by the caller's contract and by
-        // the modulo), so the range lies inside the buffer mapping; the
-        // kernel does not write it while we hold it (caller's contract).
-        unsafe { std::slice::from_raw_parts(self.buffer_ptr(bid), len) }
+    pub unsafe fn buffer_mut(&mut self, bid: u16) -> &mut [u8] {
+        // SAFETY: buffer_ptr keeps the range inside the buffer mapping; the
+        // kernel does not touch it while we hold it (caller's contract),
+        // and `&mut self` keeps this the only reference we hand out.
+        unsafe { std::slice::from_raw_parts_mut(self.buffer_ptr(bid), self.buffer_size as usize) }
     }
 
     /// Address of buffer `bid`.
@@ -141,7 +152,7 @@ impl BufRing {
         // tail, and this one is past the published tail.
         let entry = unsafe { &mut *base.add(slot) };
         entry.set_addr(self.buffer_ptr(bid) as u64);
-        entry.set_len(self.buffer_size);
+        entry.set_len(self.buffer_size - self.tailroom);
         entry.set_bid(bid);
         self.tail = self.tail.wrapping_add(1);
     }

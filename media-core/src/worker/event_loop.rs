@@ -21,7 +21,7 @@ use super::bufring::BufRing;
 use super::sockaddr::{self, RawAddr};
 use super::wake::Doorbell;
 use super::{WorkerCommand, WorkerEvent, WorkerTuning};
-use crate::relay::{DropReason, RelayTable, SlotRef, Verdict};
+use crate::relay::{DropReason, RelayTable, SlotRef, Verdict, SRTP_TAILROOM};
 
 const TAG_SHIFT: u32 = 60;
 const TAG_WAKE: u64 = 0;
@@ -51,6 +51,21 @@ struct SendSlot {
     iov: libc::iovec,
     addr: RawAddr,
     origin: Option<SlotRef>,
+    /// What the origin socket counted for this packet.
+    received_len: usize,
+    received_rtcp: bool,
+}
+
+/// One forward decided by the table, ready to submit.
+struct Send {
+    origin: SlotRef,
+    out: SlotRef,
+    bid: u16,
+    offset: usize,
+    len: usize,
+    to: SocketAddr,
+    received_len: usize,
+    received_rtcp: bool,
 }
 
 /// A worker's state. Field order matters: the ring is dropped before the
@@ -93,6 +108,7 @@ impl EventLoop {
             &ring.submitter(),
             tuning.buffers,
             tuning.buffer_size,
+            SRTP_TAILROOM as u32,
             BUFFER_GROUP,
         )?;
         // SAFETY: msghdr is plain data; all-zero (null pointers, zero
@@ -109,6 +125,8 @@ impl EventLoop {
                 },
                 addr: RawAddr::default(),
                 origin: None,
+                received_len: 0,
+                received_rtcp: false,
             })
             .collect();
         Ok(Self {
@@ -206,61 +224,72 @@ impl EventLoop {
     fn forward(&mut self, slot: SlotRef, bid: u16, len: usize, now: Instant) {
         // SAFETY: `bid` was just selected by this completion and is not
         // recycled until the send below completes or we push it back.
-        let buffer = unsafe { self.bufs.bytes(bid, len) };
-        let Ok(msg) = types::RecvMsgOut::parse(buffer, &self.recv_template) else {
+        let buffer = unsafe { self.bufs.buffer_mut(bid) };
+        let Some(len) = (len <= buffer.len()).then_some(len) else {
             self.table.count_drop(slot, DropReason::Malformed);
             self.bufs.push(bid);
             return;
         };
-        let payload = msg.payload_data();
-        let verdict = match sockaddr::from_bytes(msg.name_data()) {
-            Some(source) => {
-                self.table
-                    .handle_packet(slot, source, payload, msg.is_payload_truncated(), now)
-            }
-            None => {
-                self.table.count_drop(slot, DropReason::Malformed);
-                Verdict::Drop(DropReason::Malformed)
-            }
+        let parsed = types::RecvMsgOut::parse(&buffer[..len], &self.recv_template).map(|msg| {
+            let offset = msg.payload_data().as_ptr() as usize - buffer.as_ptr() as usize;
+            (
+                offset,
+                msg.payload_data().len(),
+                msg.is_payload_truncated(),
+                sockaddr::from_bytes(msg.name_data()),
+            )
+        });
+        let Ok((offset, payload_len, truncated, Some(source))) = parsed else {
+            self.table.count_drop(slot, DropReason::Malformed);
+            self.bufs.push(bid);
+            return;
         };
+        let packet = &mut buffer[offset..];
+        let received_rtcp =
+            sluice_rtp::classify(&packet[..payload_len]) == sluice_rtp::PacketKind::Rtcp;
+        let verdict = self
+            .table
+            .handle_packet(slot, source, packet, payload_len, truncated, now);
         match verdict {
-            Verdict::Forward { out, to } => {
-                let offset = payload.as_ptr() as usize - buffer.as_ptr() as usize;
-                let len = payload.len();
-                self.send(slot, out, bid, offset, len, to);
+            Verdict::Forward { out, to, len } => {
+                let send = Send {
+                    origin: slot,
+                    out,
+                    bid,
+                    offset,
+                    len,
+                    to,
+                    received_len: payload_len,
+                    received_rtcp,
+                };
+                self.send(send);
             }
             Verdict::Drop(_) => self.bufs.push(bid),
         }
     }
 
-    fn send(
-        &mut self,
-        origin: SlotRef,
-        out: SlotRef,
-        bid: u16,
-        offset: usize,
-        len: usize,
-        to: SocketAddr,
-    ) {
-        let Some(fd) = self.fd_of(out) else {
-            self.bufs.push(bid);
+    fn send(&mut self, send: Send) {
+        let Some(fd) = self.fd_of(send.out) else {
+            self.bufs.push(send.bid);
             return;
         };
-        // SAFETY: offset + len lies inside buffer `bid` (it came from
-        // parsing that buffer).
-        let base = unsafe { self.bufs.buffer_ptr(bid).add(offset) };
-        let slot = &mut self.sends[usize::from(bid)];
-        let (name, name_len) = slot.addr.set(to);
+        // SAFETY: offset + len lies inside buffer `bid`: the table never
+        // grows a packet past the buffer it was given.
+        let base = unsafe { self.bufs.buffer_ptr(send.bid).add(send.offset) };
+        let slot = &mut self.sends[usize::from(send.bid)];
+        let (name, name_len) = slot.addr.set(send.to);
         slot.iov.iov_base = base.cast();
-        slot.iov.iov_len = len;
+        slot.iov.iov_len = send.len;
         slot.msg.msg_name = name;
         slot.msg.msg_namelen = name_len;
         slot.msg.msg_iov = &raw mut slot.iov;
         slot.msg.msg_iovlen = 1;
-        slot.origin = Some(origin);
+        slot.origin = Some(send.origin);
+        slot.received_len = send.received_len;
+        slot.received_rtcp = send.received_rtcp;
         let entry = opcode::SendMsg::new(types::Fd(fd), &raw const slot.msg)
             .build()
-            .user_data(TAG_SEND << TAG_SHIFT | u64::from(bid));
+            .user_data(TAG_SEND << TAG_SHIFT | u64::from(send.bid));
         self.sends_in_flight += 1;
         self.push(&entry);
     }
@@ -268,19 +297,11 @@ impl EventLoop {
     fn on_sent(&mut self, user_data: u64, result: i32) {
         let bid = (user_data & 0xffff) as u16;
         self.sends_in_flight -= 1;
-        if result < 0 {
-            let slot = &self.sends[usize::from(bid)];
-            if let Some(origin) = slot.origin {
-                // SAFETY: the iovec still points into buffer `bid`, which
-                // goes back to the ring only below.
-                let sent = unsafe {
-                    std::slice::from_raw_parts(slot.iov.iov_base.cast::<u8>(), slot.iov.iov_len)
-                };
-                let is_rtcp = sluice_rtp::classify(sent) == sluice_rtp::PacketKind::Rtcp;
-                self.table.count_send_failure(origin, is_rtcp, sent.len());
-            }
+        let slot = &mut self.sends[usize::from(bid)];
+        if let (Some(origin), true) = (slot.origin.take(), result < 0) {
+            self.table
+                .count_send_failure(origin, slot.received_rtcp, slot.received_len);
         }
-        self.sends[usize::from(bid)].origin = None;
         self.bufs.push(bid);
     }
 
@@ -313,7 +334,7 @@ impl EventLoop {
                 self.arm_receive(slot);
             }
             WorkerCommand::Configure { key, config } => {
-                self.table.configure(key, config);
+                self.table.configure(key, *config);
             }
             WorkerCommand::Close { key } => self.close(key),
             WorkerCommand::CallStats { call, request } => {

@@ -40,8 +40,9 @@ pub enum WorkerCommand {
     Configure {
         /// The socket.
         key: SocketKey,
-        /// The new routing and latching.
-        config: SocketConfig,
+        /// The new routing, latching and keys (boxed: keys are large and
+        /// commands travel by value through a bounded queue).
+        config: Box<SocketConfig>,
     },
     /// Stop receiving on a socket and close it.
     Close {

@@ -1,12 +1,17 @@
-//! Any datagram through the RTP/RTCP views and the relay's verdict:
-//! nothing may panic, and a forwarded packet must have parsed.
+//! Any datagram through the RTP/RTCP views and the relay's verdict, plain
+//! and with SRTP on the receiving socket: nothing may panic, a forwarded
+//! packet must have parsed, and no unauthenticated SRTP is forwarded.
 #![no_main]
 
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use libfuzzer_sys::fuzz_target;
-use media_core::relay::{CallSerial, LatchPolicy, RelayTable, Role, SocketConfig, SocketKey, Verdict};
+use media_core::relay::{
+    CallSerial, KeyParams, LatchPolicy, RelayTable, Role, SocketConfig, SocketCrypto, SocketKey,
+    SrtpKey, Verdict, SRTP_TAILROOM,
+};
+use sluice_srtp::Suite;
 use sluice_rtp::{classify, PacketKind, RtcpView, RtpView};
 
 fuzz_target!(|data: &[u8]| {
@@ -17,6 +22,21 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(v) = RtcpView::parse(data) {
         let _ = v.sender_ssrc();
     }
+    for suite in [None, Some(Suite::AesCm128HmacSha1_80), Some(Suite::AeadAes128Gcm)] {
+        let crypto = suite.map(|suite| SocketCrypto {
+            rx: Some(SrtpKey::new(suite, &[7u8; 30][..suite.key_salt_len()], KeyParams::default()).expect("valid key")),
+            tx: Some(SrtpKey::new(suite, &[9u8; 30][..suite.key_salt_len()], KeyParams::default()).expect("valid key")),
+        });
+        let verdict = relay(data, crypto.unwrap_or_default());
+        if let Verdict::Forward { len, .. } = verdict {
+            assert_ne!(kind, PacketKind::Unknown);
+            assert!(suite.is_none(), "a random packet authenticated");
+            assert_eq!(len, data.len());
+        }
+    }
+});
+
+fn relay(data: &[u8], crypto: SocketCrypto) -> Verdict {
     let now = Instant::now();
     let mut table = RelayTable::new();
     let a = table.insert(SocketKey(1), CallSerial(1), now);
@@ -32,10 +52,11 @@ fuzz_target!(|data: &[u8]| {
                 rtp_out: Some(out),
                 rtcp_out: Some(out),
                 latch: LatchPolicy::default(),
+                crypto,
             },
         );
     }
-    if let Verdict::Forward { .. } = table.handle_packet(a, remote, data, false, now) {
-        assert_ne!(kind, PacketKind::Unknown);
-    }
-});
+    let mut buf = data.to_vec();
+    buf.resize(data.len() + SRTP_TAILROOM, 0);
+    table.handle_packet(a, remote, &mut buf, data.len(), false, now)
+}

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sluice_sdp::SessionDescription;
+use sluice_sdp::{CryptoAttr, SessionDescription};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -22,5 +22,12 @@ fuzz_target!(|data: &[u8]| {
     for media in sdp.media() {
         let _ = (media.rtcp(), media.direction(), media.rtpmap().count());
         let _ = media.connection().and_then(|c| c.ip());
+        // An a=crypto line that parses prints back to a line that parses
+        // to the same value.
+        for attr in media.attributes_named("crypto") {
+            if let Ok(c) = CryptoAttr::parse(attr.value.as_deref().unwrap_or_default()) {
+                assert_eq!(CryptoAttr::parse(&c.to_string()), Ok(c));
+            }
+        }
     }
 });

@@ -64,7 +64,7 @@ fn configs(e: &mut Engine) -> HashMap<SocketKey, crate::relay::SocketConfig> {
     e.take_commands()
         .into_iter()
         .filter_map(|(_, c)| match c {
-            WorkerCommand::Configure { key, config } => Some((key, config)),
+            WorkerCommand::Configure { key, config } => Some((key, *config)),
             _ => None,
         })
         .collect()
@@ -327,9 +327,13 @@ fn bad_requests_get_reasons() {
     assert!(e
         .offer_answer(&answer("c", "A", "B", &two), false, now)
         .is_err());
-    let savp = [("transport-protocol", Value::from("RTP/SAVP"))];
+    let dtls = [("transport-protocol", Value::from("UDP/TLS/RTP/SAVPF"))];
     assert!(e
-        .offer_answer(&offer("c9", "A", SIPP_OFFER, &savp), true, now)
+        .offer_answer(&offer("c9", "A", SIPP_OFFER, &dtls), true, now)
+        .is_err());
+    let bad_sdes = [("SDES", Value::from(vec![Value::from("no-ROT13")]))];
+    assert!(e
+        .offer_answer(&offer("c9", "A", SIPP_OFFER, &bad_sdes), true, now)
         .is_err());
     assert_eq!(e.call_count(), 1);
 }
@@ -631,3 +635,5 @@ fn delete_of_a_failed_branch_keeps_the_call_and_offers_cancel_delete_delay() {
         "the new offer cancelled the delete delay"
     );
 }
+
+mod sdes;
