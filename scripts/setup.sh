@@ -21,6 +21,8 @@ PACKAGES=(
     ethtool
     gcc
     libc6-dev
+    libsrtp2-dev
+    pkg-config
 )
 
 installed() {
