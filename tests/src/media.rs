@@ -9,6 +9,16 @@ use std::time::{Duration, Instant};
 use crate::ports::udp_port_bound;
 use crate::proc::{run_bounded, Proc, TempDir};
 
+/// SDES keying of an ffmpeg endpoint: suite name and base64 master
+/// key || salt (ffmpeg does the AES_CM_128 suites).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SrtpKeying {
+    /// `AES_CM_128_HMAC_SHA1_80` or `AES_CM_128_HMAC_SHA1_32`.
+    pub suite: String,
+    /// base64 of the 30-byte key and salt.
+    pub key: String,
+}
+
 /// Starts ffmpeg sending `secs` seconds of a `freq` Hz sine as PCMU in exact
 /// 20 ms packets (160 samples) from `127.0.0.1:local_port` (RTCP from
 /// `local_port + 1`) to `dest` (RTCP to `dest.port() + 1`).
@@ -18,6 +28,18 @@ pub fn pcmu_sine_sender(
     local_port: u16,
     secs: u32,
     freq: u32,
+) -> Proc {
+    sine_sender(dir, dest, local_port, secs, freq, None)
+}
+
+/// [`pcmu_sine_sender`], SRTP-protected with `srtp` when given.
+pub fn sine_sender(
+    dir: &TempDir,
+    dest: SocketAddr,
+    local_port: u16,
+    secs: u32,
+    freq: u32,
+    srtp: Option<&SrtpKeying>,
 ) -> Proc {
     let mut cmd = Command::new("ffmpeg");
     cmd.args([
@@ -46,8 +68,13 @@ pub fn pcmu_sine_sender(
         "rtp",
         "-packetsize",
         "172",
-    ])
-    .arg(format!("rtp://{dest}?localport={local_port}"));
+    ]);
+    match srtp {
+        Some(k) => cmd
+            .args(["-srtp_out_suite", &k.suite, "-srtp_out_params", &k.key])
+            .arg(format!("srtp://{dest}?localport={local_port}")),
+        None => cmd.arg(format!("rtp://{dest}?localport={local_port}")),
+    };
     Proc::spawn(
         "ffmpeg-tx",
         cmd,
@@ -67,15 +94,27 @@ pub struct PcmuReceiver {
 impl PcmuReceiver {
     /// Writes the SDP, starts ffmpeg and waits until it has bound `port`.
     pub fn start(dir: &TempDir, port: u16) -> Self {
+        Self::start_keyed(dir, port, None)
+    }
+
+    /// [`PcmuReceiver::start`] for SRTP keyed with `srtp` when given.
+    pub fn start_keyed(dir: &TempDir, port: u16, srtp: Option<&SrtpKeying>) -> Self {
+        let (proto, crypto) = match srtp {
+            Some(k) => (
+                "RTP/SAVP",
+                format!("a=crypto:1 {} inline:{}\r\n", k.suite, k.key),
+            ),
+            None => ("RTP/AVP", String::new()),
+        };
         let sdp = format!(
             "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=rx\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-             m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+             m=audio {port} {proto} 0\r\na=rtpmap:0 PCMU/8000\r\n{crypto}"
         );
         let sdp_path = dir.write(&format!("rx-{port}.sdp"), sdp);
         let wav = dir.join(&format!("rx-{port}.wav"));
         let mut cmd = Command::new("ffmpeg");
         cmd.args(["-hide_banner", "-nostdin", "-loglevel", "warning", "-y"])
-            .args(["-protocol_whitelist", "file,udp,rtp"])
+            .args(["-protocol_whitelist", "file,udp,rtp,srtp"])
             // Start decoding as soon as the first packets arrive.
             .args(["-analyzeduration", "200000", "-probesize", "2048"])
             .arg("-i")
@@ -115,6 +154,58 @@ impl PcmuReceiver {
         );
         self.wav.clone()
     }
+}
+
+/// Sends `secs` seconds of a `freq` Hz sine from `from_port` to `relay`
+/// (SRTP with `tx` when given), records it on `to_port` (SRTP with `rx`),
+/// and returns what sox says about the recording.
+pub fn sine_through(
+    dir: &TempDir,
+    from_port: u16,
+    relay: SocketAddr,
+    to_port: u16,
+    (secs, freq): (u32, u32),
+    tx: Option<&SrtpKeying>,
+    rx: Option<&SrtpKeying>,
+) -> SoxStat {
+    let receiver = PcmuReceiver::start_keyed(dir, to_port, rx);
+    let mut sender = sine_sender(dir, relay, from_port, secs, freq, tx);
+    let status = sender.wait_or_panic(Duration::from_secs(u64::from(secs) + 15));
+    assert!(
+        status.success(),
+        "ffmpeg sender failed ({status}):\n{}",
+        sender.log_tail(30)
+    );
+    // Let the last packets through the relay and the receiver's buffer.
+    thread::sleep(Duration::from_millis(700));
+    let wav = receiver.finish();
+    sox_stat(dir, &wav)
+}
+
+/// Asserts that a recording of a `secs` s, `freq` Hz sine kept its
+/// length, pitch and level (against `reference`, the same sine without
+/// a network).
+pub fn check_sine(what: &str, got: SoxStat, reference: SoxStat, secs: u32, freq: u32) {
+    eprintln!("{what}: {got:?} (reference {reference:?})");
+    assert!(
+        (got.seconds - f64::from(secs)).abs() <= 0.3,
+        "{what}: recorded {:.3} s, sent {secs} s",
+        got.seconds
+    );
+    // sox's "rough frequency" of the clean reference is itself ~2.5% off.
+    assert!(
+        (got.frequency - f64::from(freq)).abs() <= 50.0
+            && (got.frequency - reference.frequency).abs() <= 20.0,
+        "{what}: rough frequency {} Hz, sent {freq} Hz (reference reads {} Hz)",
+        got.frequency,
+        reference.frequency
+    );
+    assert!(
+        (got.rms - reference.rms).abs() <= reference.rms * 0.1,
+        "{what}: RMS {:.5}, source {:.5}",
+        got.rms,
+        reference.rms
+    );
 }
 
 /// What `sox FILE -n stat` says about a recording.

@@ -76,6 +76,28 @@ pub fn ping(client: &mut Client) -> bool {
         .is_ok_and(|r| result(&r) == "pong")
 }
 
+/// `offer` with extra top-level keys (`transport-protocol`, `SDES`, ...).
+pub fn offer_with(
+    client: &mut Client,
+    call_id: &str,
+    from_tag: &str,
+    sdp: &str,
+    extra: &[(&str, Value)],
+) -> String {
+    let mut req = media_keys(
+        Dict::new()
+            .with("command", "offer")
+            .with("call-id", call_id)
+            .with("from-tag", from_tag)
+            .with("sdp", sdp),
+    );
+    for (k, v) in extra {
+        req.insert(k, v.clone());
+    }
+    let reply = expect_ok(send(client, &req, "offer"), "offer");
+    reply_sdp(&reply, "offer")
+}
+
 /// `offer` of `sdp` for `call_id` from `from_tag`; returns the rewritten SDP.
 pub fn offer(client: &mut Client, call_id: &str, from_tag: &str, sdp: &str) -> String {
     offer_with_flags(client, call_id, from_tag, sdp, &[])

@@ -39,6 +39,59 @@ pub fn audio_sdp(addr: IpAddr, port: u16, codecs: &[Codec], ptime_ms: u32) -> St
     s
 }
 
+/// [`audio_sdp`] as `RTP/SAVP` with the given `a=crypto` values
+/// (`TAG SUITE inline:KEY`).
+pub fn savp_audio_sdp(
+    addr: IpAddr,
+    port: u16,
+    codecs: &[Codec],
+    ptime_ms: u32,
+    crypto: &[String],
+) -> String {
+    let mut s = audio_sdp(addr, port, codecs, ptime_ms).replacen(" RTP/AVP ", " RTP/SAVP ", 1);
+    for c in crypto {
+        s.push_str(&format!("a=crypto:{c}\r\n"));
+    }
+    s
+}
+
+/// One `a=crypto` line as read from an SDP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crypto {
+    /// The tag.
+    pub tag: u32,
+    /// The suite name.
+    pub suite: String,
+    /// The base64 key of `inline:` (lifetime and MKI cut off).
+    pub key: String,
+}
+
+/// The `a=crypto` lines of an SDP, in order.
+pub fn crypto_lines(sdp: &str) -> Vec<Crypto> {
+    sdp.lines()
+        .filter_map(|l| l.trim_end().strip_prefix("a=crypto:"))
+        .filter_map(|rest| {
+            let mut f = rest.split_whitespace();
+            let tag = f.next()?.parse().ok()?;
+            let suite = f.next()?.to_owned();
+            let key = f
+                .next()?
+                .strip_prefix("inline:")?
+                .split('|')
+                .next()?
+                .to_owned();
+            Some(Crypto { tag, suite, key })
+        })
+        .collect()
+}
+
+/// The transport protocol of the first `m=audio` line.
+pub fn audio_protocol(sdp: &str) -> Option<String> {
+    sdp.lines()
+        .find_map(|l| l.strip_prefix("m=audio "))
+        .and_then(|rest| rest.split_whitespace().nth(1).map(str::to_owned))
+}
+
 /// An SDP with a session but no media section.
 pub fn sdp_without_media(addr: IpAddr) -> String {
     format!("v=0\r\no=- 1 1 IN IP4 {addr}\r\ns=-\r\nc=IN IP4 {addr}\r\nt=0 0\r\n")

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use sluice_tests::media::{pcmu_sine_sender, reference_pcmu_sine, sox_stat, PcmuReceiver, SoxStat};
+use sluice_tests::media::{check_sine, reference_pcmu_sine, sine_through, SoxStat};
 use sluice_tests::relay::RelayKind;
 use sluice_tests::sdp::{audio_endpoint, audio_sdp, PCMU};
 use sluice_tests::{call_id, ng, peers, PortBlock, Relay, TempDir};
@@ -17,44 +17,20 @@ const SECS: u32 = 4;
 const FREQ: u32 = 1000;
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-/// Sends `SECS` seconds of sine from `from_port` to `relay_port`, records
-/// on `to_port`, returns what sox says about the recording.
 fn one_direction(dir: &TempDir, from_port: u16, relay_port: SocketAddr, to_port: u16) -> SoxStat {
-    let rx = PcmuReceiver::start(dir, to_port);
-    let mut tx = pcmu_sine_sender(dir, relay_port, from_port, SECS, FREQ);
-    let status = tx.wait_or_panic(Duration::from_secs(u64::from(SECS) + 15));
-    assert!(
-        status.success(),
-        "ffmpeg sender failed ({status}):\n{}",
-        tx.log_tail(30)
-    );
-    // Let the last packets through the relay and the receiver's buffer.
-    thread::sleep(Duration::from_millis(700));
-    let wav = rx.finish();
-    sox_stat(dir, &wav)
+    sine_through(
+        dir,
+        from_port,
+        relay_port,
+        to_port,
+        (SECS, FREQ),
+        None,
+        None,
+    )
 }
 
 fn check_audio(what: &str, got: SoxStat, reference: SoxStat) {
-    eprintln!("{what}: {got:?} (reference {reference:?})");
-    assert!(
-        (got.seconds - f64::from(SECS)).abs() <= 0.3,
-        "{what}: recorded {:.3} s, sent {SECS} s",
-        got.seconds
-    );
-    // sox's "rough frequency" of the clean reference is itself ~2.5% off.
-    assert!(
-        (got.frequency - f64::from(FREQ)).abs() <= 50.0
-            && (got.frequency - reference.frequency).abs() <= 20.0,
-        "{what}: rough frequency {} Hz, sent {FREQ} Hz (reference reads {} Hz)",
-        got.frequency,
-        reference.frequency
-    );
-    assert!(
-        (got.rms - reference.rms).abs() <= reference.rms * 0.1,
-        "{what}: RMS {:.5}, source {:.5}",
-        got.rms,
-        reference.rms
-    );
+    check_sine(what, got, reference, SECS, FREQ);
 }
 
 #[test]
