@@ -39,7 +39,10 @@ fn bind(port: u16) -> UdpSocket {
 fn protected(session: &mut Libsrtp, seq: u16) -> Vec<u8> {
     let plain = rtp_packet(SSRC, seq, u32::from(seq) * 160, 0, 160);
     let mut buf = plain.clone();
-    buf.resize(plain.len() + sluice_srtp_compare::libsrtp::trailer_room(), 0);
+    buf.resize(
+        plain.len() + sluice_srtp_compare::libsrtp::trailer_room(),
+        0,
+    );
     let n = session
         .protect_rtp(&mut buf, plain.len())
         .expect("libsrtp protects");
