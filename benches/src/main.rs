@@ -5,6 +5,7 @@
 //! cargo run --release -p sluice-bench --bin loadgen -- --spawn both --calls 100,1000 --duration 10s --json out.json --plot out.svg
 //! cargo run --release -p sluice-bench --bin loadgen -- --relay ng=127.0.0.1:2223 --relay-pid 1234 --calls 500
 //! cargo run --release -p sluice-bench --bin loadgen -- --spawn rtpengine --calls 2000 --find-ceiling pps
+//! cargo run --release -p sluice-bench --bin loadgen -- --spawn both --srtp --calls 100,1000 --duration 5s
 //! ```
 #![deny(unsafe_code)]
 
@@ -18,6 +19,7 @@ mod report;
 mod rtp;
 mod run;
 mod spawn;
+mod srtp;
 mod stats;
 mod sys;
 mod traffic;
@@ -31,10 +33,12 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, ValueEnum};
+use sluice_srtp::Suite;
 
 use crate::report::{Ceiling, PointResult, Report};
 use crate::run::{Legs, Load, Target};
 use crate::spawn::{RelayKind, RelaySpec, Spawned};
+use crate::srtp::SrtpMode;
 
 /// Which relays `--spawn` starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -127,6 +131,13 @@ fn parse_cpus(s: &str) -> Result<CpuList, String> {
         }
     }
     Ok(CpuList(out))
+}
+
+fn parse_suite(s: &str) -> Result<Suite, String> {
+    s.parse().map_err(|_| {
+        let names: Vec<&str> = Suite::ALL.iter().map(|s| s.name()).collect();
+        format!("unknown SRTP suite {s:?} (one of {})", names.join(", "))
+    })
 }
 
 fn parse_subnet(s: &str) -> Result<[u8; 3], String> {
@@ -241,6 +252,17 @@ struct Args {
     /// Media ports of a spawned rtpengine.
     #[arg(long, value_parser = parse_range, default_value = "20000-27999")]
     rtpengine_ports: (u16, u16),
+    /// SRTP (SDES) on both legs: the relay decrypts the caller's
+    /// `--srtp-offer` suite and key and re-encrypts to the callee's
+    /// `--srtp-answer` suite and its own key, both ways.
+    #[arg(long)]
+    srtp: bool,
+    /// With --srtp: the caller's single offered suite.
+    #[arg(long, value_parser = parse_suite, default_value = "AES_CM_128_HMAC_SHA1_32", requires = "srtp")]
+    srtp_offer: Suite,
+    /// With --srtp: the suite the callee picks among the relay's own lines.
+    #[arg(long, value_parser = parse_suite, default_value = "AES_CM_128_HMAC_SHA1_80", requires = "srtp")]
+    srtp_answer: Suite,
 }
 
 impl Args {
@@ -255,7 +277,16 @@ impl Args {
             rx_threads: self.rx_threads.max(1),
             tick: self.tick,
             kernel_rx_poll: (self.rx_clock == RxClockArg::Kernel).then_some(self.rx_poll),
+            srtp: self.srtp.then_some(SrtpMode {
+                offer: self.srtp_offer,
+                answer: self.srtp_answer,
+            }),
         }
+    }
+
+    /// The report's mode label.
+    fn mode_label(&self) -> String {
+        srtp::mode_label(self.load(0, self.pps).srtp)
     }
 
     fn check(&self) -> Result<()> {
@@ -501,10 +532,12 @@ fn main() -> Result<()> {
                 match r {
                     Ok(p) => {
                         eprintln!(
-                            "{}: {} calls: loss {:.4}% p50 {:.0} us p99 {:.0} us cpu/pkt {} us",
+                            "{}: {} calls, {}: loss {:.4}% srtp errors {} p50 {:.0} us p99 {:.0} us cpu/pkt {} us",
                             p.relay,
                             p.calls,
+                            p.mode,
                             p.loss_pct,
+                            p.srtp_errors,
                             p.latency.p50_us,
                             p.latency.p99_us,
                             p.relay_cpu_us_per_pkt
@@ -526,6 +559,7 @@ fn main() -> Result<()> {
         command,
         host: host::HostInfo::read(),
         netns: args.netns,
+        mode: args.mode_label(),
         ratios: report::ratios(&points),
         points,
         ceilings,

@@ -1,5 +1,6 @@
 //! A dependency-free SVG chart: p50/p99/p99.9 latency (log scale) against
-//! calls (or offered pkt/s when the calls never change), one colour per relay.
+//! calls (or offered pkt/s when the calls never change), one colour per relay
+//! (and mode: SRTP series are named `RELAY srtp`, their suites in the title).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -47,6 +48,15 @@ fn label(v: f64) -> String {
     }
 }
 
+/// A point's series: the relay, with ` srtp` for SRTP runs.
+fn series(p: &PointResult) -> String {
+    if p.mode == "plain" {
+        p.relay.clone()
+    } else {
+        format!("{} srtp", p.relay)
+    }
+}
+
 /// Writes the chart of `points` to `path`.
 pub fn write_svg(points: &[PointResult], path: &Path) -> Result<()> {
     if points.is_empty() {
@@ -65,12 +75,21 @@ pub fn write_svg(points: &[PointResult], path: &Path) -> Result<()> {
     };
     let x_name = if by_calls { "calls" } else { "offered pkt/s" };
 
-    let mut relays: Vec<&str> = Vec::new();
+    let mut relays: Vec<String> = Vec::new();
+    let mut srtp_modes: Vec<&str> = Vec::new();
     for p in points {
-        if !relays.contains(&p.relay.as_str()) {
-            relays.push(&p.relay);
+        if !relays.contains(&series(p)) {
+            relays.push(series(p));
+        }
+        if p.mode != "plain" && !srtp_modes.contains(&p.mode.as_str()) {
+            srtp_modes.push(&p.mode);
         }
     }
+    let subtitle = if srtp_modes.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", srtp_modes.join(", "))
+    };
     let xs: Vec<f64> = points.iter().map(x_of).collect();
     let ys: Vec<f64> = points
         .iter()
@@ -100,7 +119,7 @@ pub fn write_svg(points: &[PointResult], path: &Path) -> Result<()> {
     let _ = writeln!(s, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
     let _ = writeln!(
         s,
-        r#"<text x="{}" y="22" text-anchor="middle" font-size="15">One-way latency through the relay vs {x_name}</text>"#,
+        r#"<text x="{}" y="22" text-anchor="middle" font-size="15">One-way latency through the relay vs {x_name}{subtitle}</text>"#,
         (px0 + px1) / 2.0
     );
     for t in nice_ticks(y_lo, y_hi) {
@@ -147,7 +166,7 @@ pub fn write_svg(points: &[PointResult], path: &Path) -> Result<()> {
     let mut legend_y = TOP + 10.0;
     for (ri, relay) in relays.iter().enumerate() {
         let colour = COLOURS[ri % COLOURS.len()];
-        let mut mine: Vec<&PointResult> = points.iter().filter(|p| p.relay == *relay).collect();
+        let mut mine: Vec<&PointResult> = points.iter().filter(|p| series(p) == *relay).collect();
         mine.sort_by(|a, b| x_of(a).total_cmp(&x_of(b)));
         for (si, (name, dash)) in SERIES.iter().enumerate() {
             let pts: Vec<String> = mine

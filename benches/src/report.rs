@@ -23,6 +23,9 @@ pub struct PointResult {
     pub relay_cpus: Option<String>,
     /// How it was started, if we started it.
     pub relay_command: Option<String>,
+    /// What the legs speak: `plain` RTP, or `srtp OFFER->ANSWER` (the
+    /// relay re-encrypts from the caller's suite and key to the callee's).
+    pub mode: String,
     /// Calls.
     pub calls: usize,
     /// Streams (two per call).
@@ -49,6 +52,8 @@ pub struct PointResult {
     pub misrouted: u64,
     /// Datagrams that were not our probes.
     pub foreign: u64,
+    /// Datagrams that failed SRTP unprotect, whole run (not received).
+    pub srtp_errors: u64,
     /// Sends the kernel refused.
     pub send_errors: u64,
     /// Datagrams still unread at this tool's sockets when the drain ended
@@ -134,6 +139,8 @@ pub struct Report {
     pub host: HostInfo,
     /// Whether the legs ran in network namespaces.
     pub netns: bool,
+    /// `plain` or `srtp OFFER->ANSWER`, as in every point.
+    pub mode: String,
     /// Every point, in the order run.
     pub points: Vec<PointResult>,
     /// media-core / rtpengine where both ran the same load.
@@ -154,7 +161,10 @@ pub fn ratios(points: &[PointResult]) -> Vec<Ratio> {
     let mut out = Vec::new();
     for m in points.iter().filter(|p| p.relay == "media-core") {
         let Some(r) = points.iter().find(|p| {
-            p.relay == "rtpengine" && p.calls == m.calls && p.pps_per_stream == m.pps_per_stream
+            p.relay == "rtpengine"
+                && p.mode == m.mode
+                && p.calls == m.calls
+                && p.pps_per_stream == m.pps_per_stream
         }) else {
             continue;
         };
@@ -190,6 +200,7 @@ pub fn table(report: &Report) -> String {
         report.netns
     );
     let _ = writeln!(s, "command: {}", report.command);
+    let _ = writeln!(s, "mode: {}", report.mode);
     let _ = writeln!(
         s,
         "{:<11} {:>3} {:>6} {:>6} {:>8} {:>8} {:>7} {:>6} {:>7} {:>8} {:>8} {:>9} {:>9} {:>8} {:>7}",
@@ -217,18 +228,20 @@ pub fn table(report: &Report) -> String {
             opt(p.loadgen_cpu_pct, 1),
             p.relay_cpus.as_deref().unwrap_or("-"),
         );
-        if p.misrouted + p.foreign + p.send_errors > 0 {
+        if p.misrouted + p.foreign + p.send_errors + p.srtp_errors > 0 {
             let _ = writeln!(
                 s,
-                "    ! misrouted {} foreign {} send errors {}",
-                p.misrouted, p.foreign, p.send_errors
+                "    ! misrouted {} foreign {} send errors {} srtp errors {}",
+                p.misrouted, p.foreign, p.send_errors, p.srtp_errors
             );
         }
         let _ = writeln!(
             notes,
-            "  {} {} calls: sent {:.0}/s; socket drops relay {} loadgen {}; loadgen backlog {}; other CPU {}%; max send lag {:.0} us; setup {:.2} s",
+            "  {} {} calls, {} (srtp errors {}): sent {:.0}/s; socket drops relay {} loadgen {}; loadgen backlog {}; other CPU {}%; max send lag {:.0} us; setup {:.2} s",
             p.relay,
             p.calls,
+            p.mode,
+            p.srtp_errors,
             p.sent_pps,
             p.relay_socket_drops.map_or_else(|| "?".into(), |v| v.to_string()),
             p.loadgen_socket_drops.map_or_else(|| "?".into(), |v| v.to_string()),

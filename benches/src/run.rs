@@ -15,6 +15,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::cpu::{self, Sample};
 use crate::ng::{self, CallIds};
 use crate::report::PointResult;
+use crate::srtp::{self, SrtpMode};
 use crate::stats;
 use crate::sys;
 use crate::traffic::{self, Endpoint, Plan, Progress, RxClock};
@@ -70,6 +71,8 @@ pub struct Load {
     /// Take receive times from the kernel (`SO_TIMESTAMPNS`) and poll
     /// every this often; `None`: read the clock in the receiver thread.
     pub kernel_rx_poll: Option<Duration>,
+    /// SRTP on both legs, re-encrypted by the relay; `None`: plain RTP.
+    pub srtp: Option<SrtpMode>,
 }
 
 static RUN: AtomicU32 = AtomicU32::new(0);
@@ -134,6 +137,7 @@ pub fn run_point(
     pb.set_prefix(target.name.clone());
     let mut ids = Vec::with_capacity(load.calls);
     let mut ends = Vec::with_capacity(load.calls);
+    let mut keys = Vec::with_capacity(load.calls);
     let setup_start = Instant::now();
     let mut setup_result = Ok(());
     for (i, (a, b)) in a_socks.iter().zip(&b_socks).enumerate() {
@@ -142,10 +146,14 @@ pub fn run_point(
             break;
         }
         let call = CallIds::new(run, i);
-        let r = ng::setup_call(&mut client, &call, i, a.local_addr()?, b.local_addr()?);
+        let legs = (a.local_addr()?, b.local_addr()?);
+        let r = ng::setup_call(&mut client, &call, i, legs, load.srtp);
         ids.push(call);
         match r {
-            Ok(e) => ends.push(e),
+            Ok((e, k)) => {
+                ends.push(e);
+                keys.push(k);
+            }
             Err(e) => {
                 setup_result = Err(e.context(format!("setting up call {i}")));
                 break;
@@ -170,9 +178,16 @@ pub fn run_point(
         a.connect(e.for_a).context("connecting leg A")?;
         b.connect(e.for_b).context("connecting leg B")?;
     }
-    for (a, b) in a_socks.into_iter().zip(b_socks) {
-        endpoints.push(Endpoint { socket: a });
-        endpoints.push(Endpoint { socket: b });
+    for ((a, b), k) in a_socks.into_iter().zip(b_socks).zip(keys) {
+        let (a_srtp, b_srtp) = k.map_or((None, None), |k| (Some(k.a), Some(k.b)));
+        endpoints.push(Endpoint {
+            socket: a,
+            srtp: a_srtp,
+        });
+        endpoints.push(Endpoint {
+            socket: b,
+            srtp: b_srtp,
+        });
     }
 
     let traffic = run_traffic(target, &endpoints, load, stop);
@@ -213,6 +228,7 @@ pub fn run_point(
         relay_pid: target.pid,
         relay_cpus: target.pid.and_then(cpu::cpus_allowed),
         relay_command: target.command.clone(),
+        mode: srtp::mode_label(load.srtp),
         calls: load.calls,
         streams,
         pps_per_stream: load.pps,
@@ -230,6 +246,7 @@ pub fn run_point(
         streams_with_loss: totals.streams_with_loss,
         misrouted: totals.misrouted,
         foreign: totals.foreign,
+        srtp_errors: totals.srtp_errors,
         send_errors: totals.send_errors,
         max_send_lag_us: totals.max_lag_ns as f64 / 1000.0,
         loadgen_backlog: totals.swept,

@@ -33,6 +33,9 @@ pub struct RxStats {
     pub misrouted: u64,
     /// Datagrams that were not our probes, and receive errors.
     pub foreign: u64,
+    /// Datagrams that failed SRTP unprotect (`--srtp`), over the whole run
+    /// (their send time is unreadable); not counted as received.
+    pub srtp_errors: u64,
     /// Datagrams still queued at our sockets when the drain ended (read
     /// by a final sweep): how far this tool's receiver fell behind.
     pub swept: u64,
@@ -46,6 +49,7 @@ impl RxStats {
             latency: new_histogram(),
             misrouted: 0,
             foreign: 0,
+            srtp_errors: 0,
             swept: 0,
         }
     }
@@ -104,6 +108,8 @@ pub struct Totals {
     pub misrouted: u64,
     /// See [`RxStats::foreign`].
     pub foreign: u64,
+    /// See [`RxStats::srtp_errors`].
+    pub srtp_errors: u64,
     /// Worst sender lag, ns.
     pub max_lag_ns: u64,
     /// See [`RxStats::swept`].
@@ -118,6 +124,7 @@ pub fn merge(streams: usize, tx: &[TxStats], rx: &[RxStats]) -> Totals {
     let mut received = vec![0u64; streams];
     let mut hist = new_histogram();
     let (mut send_errors, mut misrouted, mut foreign, mut max_lag_ns, mut swept) = (0, 0, 0, 0, 0);
+    let mut srtp_errors = 0;
     for t in tx {
         for (s, v) in sent.iter_mut().zip(&t.sent) {
             *s += v;
@@ -132,6 +139,7 @@ pub fn merge(streams: usize, tx: &[TxStats], rx: &[RxStats]) -> Totals {
         hist.add(&r.latency).expect("histograms share bounds");
         misrouted += r.misrouted;
         foreign += r.foreign;
+        srtp_errors += r.srtp_errors;
         swept += r.swept;
     }
     let streams_with_loss = sent.iter().zip(&received).filter(|(s, r)| r < s).count() as u64;
@@ -142,6 +150,7 @@ pub fn merge(streams: usize, tx: &[TxStats], rx: &[RxStats]) -> Totals {
         send_errors,
         misrouted,
         foreign,
+        srtp_errors,
         max_lag_ns,
         swept,
         latency: Latency::from_histogram(&hist),

@@ -4,16 +4,28 @@
 //! Endpoint `i` is leg A of call `i / 2` when `i` is even, leg B when odd.
 //! It sends stream `i` and receives stream `i ^ 1`, so a probe arriving on
 //! the wrong socket shows the relay crossed legs.
+//!
+//! With `--srtp` every endpoint carries its two SRTP contexts; each sender
+//! and receiver thread clones the ones of its own endpoints at start, so
+//! no context is shared. A probe is protected in a copy with tailroom for
+//! the tag (the stream's plaintext buffer stays as it is), and a received
+//! datagram is unprotected in a copy (the receive batch's buffers belong
+//! to `recvmmsg`) before its payload, send time included, is read. A probe
+//! that fails to unprotect counts as an SRTP error, not as received (and
+//! not as misrouted: a crossed leg shows as SRTP errors here).
 
+use std::io;
 use std::net::UdpSocket;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Result;
+use sluice_srtp::SrtpContext;
 
 use crate::pacing::Schedule;
-use crate::rtp::{self, Stream};
+use crate::rtp::{self, Stream, PACKET_LEN};
+use crate::srtp::{LegSrtp, MAX_TAG_LEN};
 use crate::stats::{RxStats, TxStats};
 use crate::sys::{self, Epoll, RecvBatch};
 
@@ -23,6 +35,8 @@ pub struct Endpoint {
     /// Non-blocking UDP socket of this leg, connected to the relay
     /// address it sends its media to.
     pub socket: UdpSocket,
+    /// Fresh SRTP contexts of this leg with `--srtp`, `None` for plain RTP.
+    pub srtp: Option<LegSrtp>,
 }
 
 /// Timing of one run, all in CLOCK_MONOTONIC ns.
@@ -81,6 +95,12 @@ pub fn sender(
     let total = endpoints.len();
     let mine: Vec<usize> = (index..total).step_by(threads.max(1)).collect();
     let mut streams: Vec<Stream> = mine.iter().map(|&i| Stream::new(i as u32)).collect();
+    // One per slot with --srtp, empty without: the plain path pays one branch.
+    let mut protect: Vec<SrtpContext> = mine
+        .iter()
+        .filter_map(|&i| endpoints[i].srtp.as_ref().map(|s| s.tx.clone()))
+        .collect();
+    let mut srtp_buf = [0u8; PACKET_LEN + MAX_TAG_LEN];
     let period_ns = (1e9 / plan.pps).max(1.0) as u64;
     let phases: Vec<u64> = mine
         .iter()
@@ -104,8 +124,12 @@ pub fn sender(
             }
             let ep = &endpoints[mine[slot]];
             let packet = streams[slot].next_packet(now);
-            // Connected to `ep.dest`: no per-packet route lookup.
-            match ep.socket.send(packet) {
+            // Connected to the relay: no per-packet route lookup.
+            let sent = match protect.get_mut(slot) {
+                None => ep.socket.send(packet),
+                Some(ctx) => send_protected(&ep.socket, ctx, packet, &mut srtp_buf),
+            };
+            match sent {
                 Ok(_) => {
                     // The same window the receiver counts by: a probe sent
                     // late (catching up after a stall) past the window's end
@@ -134,6 +158,21 @@ pub fn sender(
     stats
 }
 
+/// Protects `packet` in a copy in `buf` and sends it; a protect failure
+/// (not expected: the sender owns its stream) is a send error.
+fn send_protected(
+    socket: &UdpSocket,
+    ctx: &mut SrtpContext,
+    packet: &[u8; PACKET_LEN],
+    buf: &mut [u8; PACKET_LEN + MAX_TAG_LEN],
+) -> io::Result<usize> {
+    buf[..PACKET_LEN].copy_from_slice(packet);
+    match ctx.protect_rtp(buf, PACKET_LEN) {
+        Ok(n) => socket.send(&buf[..n]),
+        Err(_) => Err(io::ErrorKind::InvalidData.into()),
+    }
+}
+
 /// Receives on `endpoints[i]` for every `i` with `i % threads == index`.
 pub fn receiver(
     endpoints: &[Endpoint],
@@ -153,6 +192,12 @@ pub fn receiver(
         epoll.add_readable(fd, i as u64)?;
     }
     let mut stats = RxStats::new(total);
+    // With --srtp, the unprotect context of my endpoint `index + k * threads` at `k`.
+    let mut unprotect: Vec<SrtpContext> = (index..total)
+        .step_by(threads.max(1))
+        .filter_map(|i| endpoints[i].srtp.as_ref().map(|s| s.rx.clone()))
+        .collect();
+    let mut scratch = [0u8; RECV_LEN];
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
     let mut ready = Vec::with_capacity(256);
     let mut batch = RecvBatch::new(BATCH);
@@ -166,7 +211,19 @@ pub fn receiver(
         let mut got = 0u64;
         for &token in &ready {
             let i = token as usize;
-            got += read_socket(&endpoints[i], i, &mut batch, plan, &mut stats, u64::MAX);
+            let mut rx = RxSocket {
+                endpoint: &endpoints[i],
+                i,
+                srtp: unprotect.get_mut((i - index) / threads.max(1)),
+            };
+            got += read_socket(
+                &mut rx,
+                &mut batch,
+                &mut scratch,
+                plan,
+                &mut stats,
+                u64::MAX,
+            );
         }
         progress.received.fetch_add(got, Ordering::Relaxed);
         if let RxClock::Kernel { poll, .. } = plan.rx_clock {
@@ -179,11 +236,16 @@ pub fn receiver(
     // thread did not get to read it: a slow receiver is not relay loss.
     // With kernel stamps, only what arrived before the drain ended counts.
     if !stop.load(Ordering::Relaxed) {
-        for i in (index..total).step_by(threads.max(1)) {
-            let got = read_socket(
-                &endpoints[i],
+        for (k, i) in (index..total).step_by(threads.max(1)).enumerate() {
+            let mut rx = RxSocket {
+                endpoint: &endpoints[i],
                 i,
+                srtp: unprotect.get_mut(k),
+            };
+            let got = read_socket(
+                &mut rx,
                 &mut batch,
+                &mut scratch,
                 plan,
                 &mut stats,
                 plan.drain_end_ns,
@@ -195,19 +257,30 @@ pub fn receiver(
 }
 
 const BATCH: usize = 32;
+/// Largest datagram `RecvBatch` holds.
+const RECV_LEN: usize = 2048;
 
-/// Reads socket `i` until it is empty; probes received after `cutoff_ns`
-/// (kernel stamps only) are not counted. Returns datagrams read.
-fn read_socket(
-    endpoint: &Endpoint,
+/// One endpoint as its receiver thread sees it.
+struct RxSocket<'a> {
+    endpoint: &'a Endpoint,
+    /// Its index (it receives stream `i ^ 1`).
     i: usize,
+    /// Its unprotect context with `--srtp`.
+    srtp: Option<&'a mut SrtpContext>,
+}
+
+/// Reads `rx`'s socket until it is empty; probes received after
+/// `cutoff_ns` (kernel stamps only) are not counted. Returns datagrams read.
+fn read_socket(
+    rx: &mut RxSocket<'_>,
     batch: &mut RecvBatch,
+    scratch: &mut [u8; RECV_LEN],
     plan: Plan,
     stats: &mut RxStats,
     cutoff_ns: u64,
 ) -> u64 {
-    let fd = endpoint.socket.as_raw_fd();
-    let expected = (i ^ 1) as u32;
+    let fd = rx.endpoint.socket.as_raw_fd();
+    let expected = (rx.i ^ 1) as u32;
     let mut got = 0u64;
     loop {
         let n = match batch.recv(fd) {
@@ -224,7 +297,22 @@ fn read_socket(
         let t_user = sys::now_ns();
         got += n as u64;
         for k in 0..n {
-            let Some(probe) = rtp::parse(batch.get(k)) else {
+            let probe = match rx.srtp.as_deref_mut() {
+                None => rtp::parse(batch.get(k)),
+                Some(ctx) => {
+                    let datagram = batch.get(k);
+                    let len = datagram.len().min(RECV_LEN);
+                    scratch[..len].copy_from_slice(&datagram[..len]);
+                    match ctx.unprotect_rtp(scratch, len) {
+                        Ok(len) => rtp::parse(&scratch[..len]),
+                        Err(_) => {
+                            stats.srtp_errors += 1;
+                            continue;
+                        }
+                    }
+                }
+            };
+            let Some(probe) = probe else {
                 stats.foreign += 1;
                 continue;
             };
