@@ -21,6 +21,7 @@ use anyhow::{bail, Context, Result};
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::{alphabet, Engine as _};
+use sluice_sdp::CryptoAttr;
 use sluice_srtp::{SrtpContext, SrtpOptions, Suite};
 
 /// The largest SRTP tag a suite appends (AES-GCM), i.e. the tailroom a
@@ -129,17 +130,11 @@ impl CryptoLine {
 pub fn crypto_lines(sdp: &str) -> Vec<CryptoLine> {
     sdp.lines()
         .filter_map(|l| l.trim_end().strip_prefix("a=crypto:"))
-        .filter_map(|rest| {
-            let mut f = rest.split_whitespace();
-            let tag = f.next()?.parse().ok()?;
-            let suite = f.next()?.to_owned();
-            let key = f.next()?.split(';').next()?.strip_prefix("inline:")?;
-            let key = key.split('|').next()?;
-            Some(CryptoLine {
-                tag,
-                suite,
-                key_salt: B64.decode(key).ok(),
-            })
+        .filter_map(|value| CryptoAttr::parse(value).ok())
+        .map(|attr| CryptoLine {
+            tag: attr.tag,
+            key_salt: attr.keys.first().and_then(|k| B64.decode(&k.key_salt).ok()),
+            suite: attr.suite,
         })
         .collect()
 }

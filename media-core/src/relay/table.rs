@@ -112,6 +112,8 @@ pub enum Verdict {
         /// Length to send (differs from the received length when SRTP
         /// was removed or added).
         len: usize,
+        /// The packet is RTCP (counted as such).
+        rtcp: bool,
     },
     /// Drop it; the reason is already counted.
     Drop(DropReason),
@@ -353,7 +355,12 @@ impl RelayTable {
         } else {
             live.stats.rtp.add(len);
         }
-        Verdict::Forward { out, to, len: sent }
+        Verdict::Forward {
+            out,
+            to,
+            len: sent,
+            rtcp: received.rtcp,
+        }
     }
 
     fn drop_received(&mut self, slot: SlotRef, reason: DropReason) -> Verdict {
@@ -522,7 +529,7 @@ mod tests {
         let mut buf = packet.to_vec();
         buf.resize(packet.len() + crate::relay::SRTP_TAILROOM, 0);
         match t.handle_packet(slot, from, &mut buf, packet.len(), truncated, now) {
-            Verdict::Forward { out, to, len } => {
+            Verdict::Forward { out, to, len, .. } => {
                 assert_eq!(len, packet.len());
                 Ok((out, to))
             }

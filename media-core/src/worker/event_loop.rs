@@ -245,13 +245,11 @@ impl EventLoop {
             return;
         };
         let packet = &mut buffer[offset..];
-        let received_rtcp =
-            sluice_rtp::classify(&packet[..payload_len]) == sluice_rtp::PacketKind::Rtcp;
         let verdict = self
             .table
             .handle_packet(slot, source, packet, payload_len, truncated, now);
         match verdict {
-            Verdict::Forward { out, to, len } => {
+            Verdict::Forward { out, to, len, rtcp } => {
                 let send = Send {
                     origin: slot,
                     out,
@@ -260,7 +258,7 @@ impl EventLoop {
                     len,
                     to,
                     received_len: payload_len,
-                    received_rtcp,
+                    received_rtcp: rtcp,
                 };
                 self.send(send);
             }
