@@ -5,10 +5,17 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 CARGO ?= cargo
+# media-core/build.rs builds and embeds the XDP program (ebpf/xdp). Here a
+# missing eBPF toolchain or a failed XDP build fails the build instead of
+# producing a daemon without its fast path (`setup` installs the toolchain).
+# Set for every target, not only the tests: the build script reruns, and
+# media-core recompiles, whenever SLUICE_XDP changes. Override with
+# SLUICE_XDP=auto (build if possible) or SLUICE_XDP=off.
+export SLUICE_XDP ?= require
 # Extra arguments for media-core, e.g. `make run ARGS="--workers 2"`.
 ARGS ?=
 
-.PHONY: all run test setup fmt-check clippy test-only fuzz-smoke build
+.PHONY: all run test setup fmt-check clippy test-only fuzz-smoke build xdp
 
 all: test
 
@@ -37,3 +44,9 @@ fuzz-smoke:
 
 build: setup
 	$(CARGO) build --workspace --release
+
+# The XDP object alone, as media-core/build.rs builds it (into target/bpf).
+xdp: setup
+	cd ebpf/xdp && RUSTFLAGS="-C debuginfo=2 -C link-arg=--btf" \
+		cargo +nightly build --release --target bpfel-unknown-none -Z build-std=core \
+		--target-dir ../../target/bpf

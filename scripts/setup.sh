@@ -8,8 +8,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
-# Debian packages: the real peers the interop tests run against, plus the
-# C toolchain cargo links with.
+# Debian packages: the real peers the interop tests run against, the C
+# toolchain cargo links with, and for the XDP program: the LLVM 22 that
+# bpf-linker is built against (llvm-22-dev, from bookworm-security) and
+# bpftool for inspecting loaded programs and maps.
 PACKAGES=(
     rtpengine-daemon
     sip-tester
@@ -23,6 +25,8 @@ PACKAGES=(
     libc6-dev
     libsrtp2-dev
     pkg-config
+    llvm-22-dev
+    bpftool
 )
 
 installed() {
@@ -93,4 +97,27 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 else
     log "cargo-fuzz present"
+fi
+
+# The XDP program (ebpf/xdp, built by media-core/build.rs): the nightly
+# toolchain with rust-src (for -Z build-std=core), and bpf-linker built
+# against Debian's LLVM 22 (the default build of 0.13 wants LLVM 23, which
+# Debian lacks, and fails at link time).
+nightly_components="$(rustup component list --toolchain nightly --installed 2>/dev/null || true)"
+if ! grep -q '^rust-src' <<<"$nightly_components"; then
+    log "adding rust-src to the nightly toolchain (for the XDP program)"
+    rustup component add rust-src --toolchain nightly
+else
+    log "nightly rust-src present"
+fi
+if ! command -v bpf-linker >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/bpf-linker" ]; then
+    log "installing bpf-linker (built against LLVM 22; takes a few minutes)"
+    if ! LLVM_PREFIX=/usr/lib/llvm-22 cargo install bpf-linker \
+        --version 0.13.0 --no-default-features --features llvm-22 --locked; then
+        log "bpf-linker with its lockfile failed; retrying with fresh dependencies"
+        LLVM_PREFIX=/usr/lib/llvm-22 cargo install bpf-linker \
+            --version 0.13.0 --no-default-features --features llvm-22
+    fi
+else
+    log "bpf-linker present"
 fi
