@@ -57,6 +57,20 @@ pub struct Args {
     /// can raise it per stream.
     #[arg(long, value_name = "PACKETS")]
     pub srtp_replay_window: Option<u16>,
+    /// Network interface to attach the XDP fast path to (repeatable).
+    /// Streams that need no payload change are then forwarded in the
+    /// kernel's driver hook; the interface needs
+    /// `net.ipv4.conf.IFACE.forwarding=1` for the next-hop lookup.
+    #[arg(long = "xdp", value_name = "IFACE")]
+    pub xdp: Vec<String>,
+    /// How the XDP program attaches: `native` (driver), `generic` (SKB),
+    /// or `auto` (native, else generic).
+    #[arg(long, value_name = "MODE")]
+    pub xdp_mode: Option<String>,
+    /// Most streams the XDP fast path holds at once; later ones stay in
+    /// userspace.
+    #[arg(long, value_name = "N")]
+    pub xdp_max_flows: Option<u32>,
 }
 
 /// The keys of the TOML file (all optional; unknown keys are an error).
@@ -79,6 +93,11 @@ struct FileConfig {
     log_level: Option<String>,
     #[serde(alias = "srtp_replay_window")]
     srtp_replay_window: Option<u16>,
+    xdp: Option<Vec<String>>,
+    #[serde(alias = "xdp_mode")]
+    xdp_mode: Option<String>,
+    #[serde(alias = "xdp_max_flows")]
+    xdp_max_flows: Option<u32>,
 }
 
 /// A named local media address.
@@ -111,6 +130,30 @@ pub struct Config {
     pub log_level: String,
     /// SRTP replay window in packets.
     pub srtp_replay_window: u16,
+    /// The XDP fast path: where and how to attach it.
+    pub xdp: XdpConfig,
+}
+
+/// How the XDP program attaches to an interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XdpMode {
+    /// Native (driver) mode, else generic.
+    Auto,
+    /// Native (driver) mode only.
+    Native,
+    /// Generic (SKB) mode.
+    Generic,
+}
+
+/// The XDP fast path's settings; no interfaces means it is off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XdpConfig {
+    /// Interfaces to attach to.
+    pub interfaces: Vec<String>,
+    /// Attach mode.
+    pub mode: XdpMode,
+    /// Most offloaded streams at once.
+    pub max_flows: u32,
 }
 
 /// A configuration problem: where, which key, and why.
@@ -172,6 +215,9 @@ impl Config {
             max_sessions: args.max_sessions,
             log_level: args.log_level.clone(),
             srtp_replay_window: args.srtp_replay_window,
+            xdp: (!args.xdp.is_empty()).then(|| args.xdp.clone()),
+            xdp_mode: args.xdp_mode.clone(),
+            xdp_max_flows: args.xdp_max_flows,
         };
         let merged = overlay(merged, from_flags);
         validate(merged, &file_origin, args)
@@ -196,6 +242,9 @@ fn overlay(base: FileConfig, top: FileConfig) -> FileConfig {
         max_sessions: top.max_sessions.or(base.max_sessions),
         log_level: top.log_level.or(base.log_level),
         srtp_replay_window: top.srtp_replay_window.or(base.srtp_replay_window),
+        xdp: top.xdp.or(base.xdp),
+        xdp_mode: top.xdp_mode.or(base.xdp_mode),
+        xdp_max_flows: top.xdp_max_flows.or(base.xdp_max_flows),
     }
 }
 
@@ -216,6 +265,8 @@ fn validate(c: FileConfig, file_origin: &str, args: &Args) -> Result<Config, Con
     };
     let missing = |key: &'static str| invalid(false, key, "missing".into());
 
+    let xdp =
+        validate_xdp(&c, args).map_err(|(by_flag, key, reason)| invalid(by_flag, key, reason))?;
     let interface_texts = c.interface.ok_or_else(|| missing("interface"))?;
     if interface_texts.is_empty() {
         return Err(invalid(
@@ -306,6 +357,48 @@ fn validate(c: FileConfig, file_origin: &str, args: &Args) -> Result<Config, Con
         max_sessions,
         log_level: c.log_level.unwrap_or_else(|| "info".into()),
         srtp_replay_window,
+        xdp,
+    })
+}
+
+/// The XDP keys; errors carry (set by flag, key, reason).
+fn validate_xdp(c: &FileConfig, args: &Args) -> Result<XdpConfig, (bool, &'static str, String)> {
+    let interfaces = c.xdp.clone().unwrap_or_default();
+    for name in &interfaces {
+        if name.is_empty() || name.len() >= libc::IF_NAMESIZE || name.contains(['/', ' ']) {
+            return Err((
+                !args.xdp.is_empty(),
+                "xdp",
+                format!("`{name}` is not an interface name"),
+            ));
+        }
+    }
+    let mode = match c.xdp_mode.as_deref().unwrap_or("auto") {
+        "auto" => XdpMode::Auto,
+        "native" | "driver" => XdpMode::Native,
+        "generic" | "skb" => XdpMode::Generic,
+        other => {
+            return Err((
+                args.xdp_mode.is_some(),
+                "xdp-mode",
+                format!("`{other}` is not one of auto, native, generic"),
+            ))
+        }
+    };
+    let max_flows = c
+        .xdp_max_flows
+        .unwrap_or(sluice_ebpf_common::DEFAULT_MAX_FLOWS);
+    if !(1..=(1 << 24)).contains(&max_flows) {
+        return Err((
+            args.xdp_max_flows.is_some(),
+            "xdp-max-flows",
+            format!("{max_flows} is not in 1..=16777216"),
+        ));
+    }
+    Ok(XdpConfig {
+        interfaces,
+        mode,
+        max_flows,
     })
 }
 

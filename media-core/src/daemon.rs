@@ -11,12 +11,15 @@ use crate::config::Config;
 use crate::control::ports::OsBinder;
 use crate::control::{Engine, NgServer};
 use crate::worker::{Worker, WorkerTuning};
+use crate::xdp::XdpFastPath;
 
 /// A daemon ready to serve: NG socket bound, workers running.
 #[derive(Debug)]
 pub struct Daemon {
     server: NgServer,
     stop: Arc<AtomicBool>,
+    /// Detaches the XDP program when dropped, after the workers stopped.
+    xdp: Option<XdpFastPath>,
 }
 
 impl Daemon {
@@ -28,6 +31,8 @@ impl Daemon {
                 config.listen_ng
             )
         })?;
+        let xdp = start_xdp(config);
+        let flows = xdp.as_ref().map(XdpFastPath::flows);
         let tuning = WorkerTuning::default();
         let events = Arc::new(ArrayQueue::new(tuning.queue_capacity));
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -42,6 +47,7 @@ impl Daemon {
                     tuning,
                     Arc::clone(&events),
                     std::thread::current(),
+                    flows.clone(),
                 )
                 .with_context(|| {
                     format!("cannot start worker {i} (io_uring needs Linux 6.0 or later)")
@@ -62,13 +68,34 @@ impl Daemon {
             ports = format!("{}-{}", config.port_min, config.port_max),
             "media-core ready"
         );
-        Ok(Self { server, stop })
+        Ok(Self { server, stop, xdp })
     }
 
     /// Serves until SIGTERM or SIGINT, then drains the workers.
     pub fn run(self) -> anyhow::Result<()> {
         self.server.run(&self.stop)?;
+        drop(self.xdp);
         tracing::info!("media-core stopped");
         Ok(())
+    }
+}
+
+/// Loads the XDP fast path if interfaces are configured; when it cannot
+/// load, says why once and carries on userspace-only.
+fn start_xdp(config: &Config) -> Option<XdpFastPath> {
+    if config.xdp.interfaces.is_empty() {
+        return None;
+    }
+    match XdpFastPath::start(&config.xdp) {
+        Ok(xdp) => {
+            for a in xdp.attached() {
+                tracing::info!(interface = %a.name, ifindex = a.ifindex, mode = a.mode, "XDP fast path attached");
+            }
+            Some(xdp)
+        }
+        Err(reason) => {
+            tracing::warn!("XDP fast path unavailable, forwarding in userspace only: {reason}");
+            None
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! - [`relay`]: the sans-IO per-packet core (latching, routing, counters).
 //! - [`worker`]: pinned threads driving the relay with io_uring.
 //! - [`control`]: the NG server, call table, SDP rewriting, port allocation.
+//! - [`xdp`]: loads the XDP fast path and manages its flows.
 //! - [`daemon`]: wires them together and handles signals.
 #![deny(unsafe_code)]
 
@@ -12,3 +13,4 @@ pub mod control;
 pub mod daemon;
 pub mod relay;
 pub mod worker;
+pub mod xdp;

@@ -114,8 +114,15 @@ fn forwards_both_ways_without_allocating(srtp: bool) {
         ring_entries: 256,
         ..WorkerTuning::default()
     };
-    let worker = Worker::spawn(0, None, tuning, Arc::clone(&events), std::thread::current())
-        .expect("io_uring worker starts (kernel >= 6.0)");
+    let worker = Worker::spawn(
+        0,
+        None,
+        tuning,
+        Arc::clone(&events),
+        std::thread::current(),
+        None,
+    )
+    .expect("io_uring worker starts (kernel >= 6.0)");
 
     // Relay sockets facing the caller (a) and the callee (b).
     let relay_a = bind();

@@ -4,6 +4,7 @@
 //!   `SLUICE_RELAY`), started on the test's own loopback ports.
 //! - [`ports`]: non-colliding UDP port blocks.
 //! - [`ng`]: NG requests and the reply keys tests read.
+//! - [`netns`]: network namespaces, veth links and sockets inside them.
 //! - [`sdp`]: SDP for test endpoints and reading the relay's rewrite.
 //! - [`media`]: ffmpeg senders/receivers and `sox stat`.
 //! - [`sip`]: Kamailio with its rtpengine module, and SIPp.
@@ -12,10 +13,11 @@
 //! - [`proc`]: processes stopped by PID on drop, temporary directories.
 //!
 //! Every process is stopped on drop, every wait is bounded, every address
-//! is in 127.0.0.0/8.
+//! is in 127.0.0.0/8 or inside namespaces the test creates and removes.
 #![deny(unsafe_code)]
 
 pub mod media;
+pub mod netns;
 pub mod ng;
 pub mod peers;
 pub mod ports;

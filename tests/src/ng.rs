@@ -261,6 +261,30 @@ fn sum_drops(query_reply: &Dict, reason: Option<&str>) -> Option<i64> {
     found
 }
 
+/// media-core's XDP fast-path share of a `query` reply: every stream's
+/// `XDP` dictionary as (active, packets).
+pub fn media_core_xdp(query_reply: &Dict) -> Vec<(bool, i64)> {
+    fn walk(v: &Value, found: &mut Vec<(bool, i64)>) {
+        match v {
+            Value::Dict(d) => {
+                for (k, v) in d.iter() {
+                    if let (b"XDP", Some(x)) = (k, v.as_dict()) {
+                        let int = |key: &str| x.get(key).and_then(Value::as_int).unwrap_or(0);
+                        found.push((int("active") != 0, int("packets")));
+                        continue;
+                    }
+                    walk(v, found);
+                }
+            }
+            Value::List(l) => l.iter().for_each(|v| walk(v, found)),
+            Value::Int(_) | Value::Bytes(_) => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(&Value::Dict(query_reply.clone()), &mut found);
+    found
+}
+
 /// A reply as readable text (byte strings as UTF-8 where possible), for
 /// assertion messages.
 pub fn show(d: &Dict) -> String {

@@ -59,6 +59,8 @@ pub struct RelayOptions {
     pub max_sessions: Option<u32>,
     /// media-core only: `--config FILE`.
     pub config: Option<PathBuf>,
+    /// media-core only: further flags (e.g. `--xdp IFACE`).
+    pub extra_args: Vec<String>,
 }
 
 impl Default for RelayOptions {
@@ -70,6 +72,7 @@ impl Default for RelayOptions {
             workers: 2,
             max_sessions: None,
             config: None,
+            extra_args: Vec::new(),
         }
     }
 }
@@ -120,6 +123,7 @@ impl Relay {
                 if let Some(cfg) = &opts.config {
                     c.arg("--config").arg(cfg);
                 }
+                c.args(&opts.extra_args);
                 c.env("RUST_BACKTRACE", "1");
                 c
             }

@@ -1,7 +1,13 @@
-//! Types shared between the XDP fast path and media-core's loader.
+//! Types shared between sluice's XDP fast path (`ebpf/xdp`) and the
+//! loader in media-core: the map layouts, the names both sides look up,
+//! and the pure packet helpers the program runs (tested here on the host).
 //!
-//! Placeholder: the XDP fast path is not built yet (see the XDP issue).
-//! This crate holds no types so that nothing pretends to be an eBPF
-//! program; it exists so the workspace layout is final.
+//! Every map type is `repr(C)` with explicit padding and its size asserted
+//! at compile time; [`LAYOUT_VERSION`] is part of the program's name, so a
+//! loader never drives an object built for another layout.
 #![no_std]
-#![deny(unsafe_code)]
+
+pub mod maps;
+pub mod packet;
+
+pub use maps::*;

@@ -208,6 +208,16 @@ fn stream_report(
     if let Some(t) = s.last_packet {
         d.insert("last packet", clock.unix(t));
     }
+    if s.xdp_active || s.xdp.packets > 0 {
+        // The part of `stats` the XDP fast path forwarded in the kernel.
+        d.insert(
+            "XDP",
+            Dict::new()
+                .with("active", i64::from(s.xdp_active))
+                .with("packets", s.xdp.packets)
+                .with("bytes", s.xdp.bytes),
+        );
+    }
     d
 }
 

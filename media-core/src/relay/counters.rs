@@ -101,6 +101,10 @@ pub struct StreamStats {
     pub last_packet: Option<Instant>,
     /// The remote address media is sent to, once learned.
     pub latched: Option<SocketAddr>,
+    /// The part of `rtp` the XDP fast path forwarded in the kernel.
+    pub xdp: Counter,
+    /// The XDP fast path holds this stream now.
+    pub xdp_active: bool,
 }
 
 impl StreamStats {

@@ -189,6 +189,16 @@ impl fmt::Debug for Transforms {
 }
 
 impl Transforms {
+    /// Whether packets pass this socket's receive side unchanged.
+    pub fn rx_is_plain(&self) -> bool {
+        matches!(self.rx, Transform::Plain)
+    }
+
+    /// Whether packets leave through this socket unchanged.
+    pub fn tx_is_plain(&self) -> bool {
+        matches!(self.tx, Transform::Plain)
+    }
+
     /// Applies new keys, keeping contexts whose key did not change.
     pub fn update(&mut self, crypto: &SocketCrypto) {
         self.rx.update(crypto.rx);

@@ -3,10 +3,12 @@
 
 pub mod counters;
 pub mod crypto;
+pub mod offload;
 pub mod table;
 
 pub use counters::{Counter, DropReason, StreamStats};
 pub use crypto::{KeyParams, SocketCrypto, SrtpKey, SRTP_TAILROOM};
+pub use offload::{FlowSpec, Offload};
 pub use table::{
     CallSerial, LatchPolicy, RelayTable, Role, SlotRef, SocketConfig, SocketKey, Verdict,
 };

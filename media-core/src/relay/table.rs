@@ -10,6 +10,7 @@ use sluice_rtp::{classify, PacketKind};
 
 use super::counters::{DropReason, StreamStats};
 use super::crypto::{SocketCrypto, Transforms};
+use super::offload::{self, FlowSpec, Inbound, Offload, Outbound};
 
 /// Identifies a local media socket across the control thread and the
 /// workers: interface index in the high half, port in the low half.
@@ -135,6 +136,10 @@ struct Live {
     created: Instant,
     stats: StreamStats,
     srtp: Transforms,
+    /// The socket's bound address (for the fast path's rewrite).
+    local: Option<SocketAddr>,
+    /// The fast path's copy of this stream, if it holds one.
+    offload: Option<Offload>,
 }
 
 impl Live {
@@ -151,6 +156,8 @@ impl Live {
 #[derive(Debug, Clone, Copy)]
 struct Received {
     rtcp: bool,
+    /// The packet moved the latch.
+    latched: bool,
     /// Length after SRTP was removed.
     plain_len: usize,
 }
@@ -161,6 +168,11 @@ pub struct RelayTable {
     slots: Vec<Slot>,
     free: Vec<u32>,
     by_key: HashMap<SocketKey, u32>,
+    /// Whether latches and route changes are recorded for the fast path.
+    track_offloads: bool,
+    /// Sockets whose fast-path flow may need installing, changing or
+    /// removing (see [`RelayTable::take_offload_changes`]).
+    dirty: Vec<SlotRef>,
 }
 
 impl RelayTable {
@@ -214,6 +226,8 @@ impl RelayTable {
             created: now,
             stats: StreamStats::default(),
             srtp: Transforms::default(),
+            local: None,
+            offload: None,
         });
         self.by_key.insert(key, index);
         SlotRef {
@@ -239,11 +253,20 @@ impl RelayTable {
         live.config = config;
         live.rtp_out = rtp_out;
         live.rtcp_out = rtcp_out;
+        if let Some(slot) = self.lookup(key) {
+            self.mark_offload_change(slot);
+        }
         true
     }
 
-    /// Removes a socket; returns its slot if it was live.
+    /// Removes a socket; returns its slot if it was live. A fast-path
+    /// flow it still holds must be taken first
+    /// ([`RelayTable::set_offload`]); the stream feeding it is marked for
+    /// review.
     pub fn remove(&mut self, key: SocketKey) -> Option<SlotRef> {
+        if let Some(slot) = self.lookup(key) {
+            self.mark_offload_change(slot);
+        }
         let index = self.by_key.remove(&key)?;
         let slot = &mut self.slots[index as usize];
         let r = SlotRef {
@@ -304,7 +327,8 @@ impl RelayTable {
     /// `slot` from `source` at `now`; `truncated` is the kernel's word that
     /// it did not fit. SRTP is removed and added in place, so `buf` must
     /// extend [`SRTP_TAILROOM`](super::SRTP_TAILROOM) bytes past `len`.
-    /// Counts the packet either way. Never allocates.
+    /// Counts the packet either way. Never allocates (with the fast path
+    /// on, noting a latch may grow a vector once).
     pub fn handle_packet(
         &mut self,
         slot: SlotRef,
@@ -334,6 +358,9 @@ impl RelayTable {
         } else {
             live.rtp_out
         };
+        if received.latched {
+            self.mark_offload_change(slot);
+        }
         let Some((out, out_live)) = out.and_then(|o| self.get_mut(o).map(|l| (o, l))) else {
             return self.drop_received(slot, DropReason::NoDestination);
         };
@@ -395,7 +422,11 @@ impl RelayTable {
         if learn {
             live.latched = Some(source);
         }
-        Ok(Received { rtcp, plain_len })
+        Ok(Received {
+            rtcp,
+            latched: learn,
+            plain_len,
+        })
     }
 
     /// Source checks under the latch policy; `Ok(true)` means the packet
@@ -483,6 +514,112 @@ impl RelayTable {
             .collect()
     }
 
+    /// Starts recording which streams the fast path should review (off
+    /// by default: without a fast path nothing needs it).
+    pub fn track_offloads(&mut self) {
+        self.track_offloads = true;
+    }
+
+    /// Records that `slot`'s flow, and that of the stream feeding the
+    /// socket it sends to, may have changed.
+    fn mark_offload_change(&mut self, slot: SlotRef) {
+        if !self.track_offloads {
+            return;
+        }
+        let peer = self.get(slot).and_then(|l| l.rtp_out);
+        self.dirty.push(slot);
+        self.dirty.extend(peer);
+    }
+
+    /// Moves into `into` the sockets whose flow may need installing,
+    /// changing or removing since the last call (stale handles included;
+    /// they resolve to nothing). Both vectors keep their capacity.
+    pub fn take_offload_changes(&mut self, into: &mut Vec<SlotRef>) {
+        into.clear();
+        into.append(&mut self.dirty);
+    }
+
+    /// Records the address a socket is bound to.
+    pub fn set_local(&mut self, slot: SlotRef, local: SocketAddr) {
+        if let Some(live) = self.get_mut(slot) {
+            live.local = Some(local);
+        }
+    }
+
+    /// The flow the fast path should hold for packets arriving on `slot`
+    /// right now, if they need nothing but a rewrite.
+    pub fn desired_flow(&self, slot: SlotRef) -> Option<FlowSpec> {
+        let live = self.get(slot)?;
+        let out = self.get(live.rtp_out?)?;
+        // Muxed RTCP goes the RTP route; a separate RTCP route is fine too
+        // since RTCP never takes the fast path.
+        let inbound = Inbound {
+            local: live.local,
+            role: live.config.role,
+            latch: live.config.latch,
+            latched: live.latched,
+            sdp_remote: live.config.sdp_remote,
+            plain: live.srtp.rx_is_plain(),
+        };
+        let outbound = Outbound {
+            local: out.local,
+            remote: out.remote(),
+            plain: out.srtp.tx_is_plain(),
+        };
+        offload::flow_for(&inbound, &outbound)
+    }
+
+    /// The flow the fast path holds for `slot`.
+    pub fn offload(&self, slot: SlotRef) -> Option<Offload> {
+        self.get(slot)?.offload
+    }
+
+    /// Records what the fast path holds for `slot` now.
+    pub fn set_offload(&mut self, slot: SlotRef, offload: Option<Offload>) {
+        if let Some(live) = self.get_mut(slot) {
+            live.offload = offload;
+        }
+    }
+
+    /// Folds the fast path's running `total` for `slot` into the
+    /// stream's counters; new packets count as activity at `now`.
+    pub fn count_offloaded(&mut self, slot: SlotRef, total: super::Counter, now: Instant) {
+        let Some(live) = self.get_mut(slot) else {
+            return;
+        };
+        let Some(offload) = live.offload.as_mut() else {
+            return;
+        };
+        let packets = total.packets.saturating_sub(offload.seen.packets);
+        let bytes = total.bytes.saturating_sub(offload.seen.bytes);
+        offload.seen = total;
+        if packets > 0 {
+            let delta = super::Counter { packets, bytes };
+            live.stats.rtp = live.stats.rtp.plus(delta);
+            live.stats.xdp = live.stats.xdp.plus(delta);
+            live.stats.last_packet = Some(now);
+        }
+    }
+
+    /// Sockets the fast path holds a flow for, optionally only `call`'s.
+    pub fn offloaded(&self, call: Option<CallSerial>) -> Vec<(SlotRef, Offload)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(index, s)| {
+                let live = s.live.as_ref()?;
+                if call.is_some_and(|c| c != live.config.call) {
+                    return None;
+                }
+                let slot = SlotRef {
+                    index: u32::try_from(index).ok()?,
+                    generation: s.generation,
+                };
+                Some((slot, live.offload?))
+            })
+            .collect()
+    }
+
     /// Keys of all live sockets.
     pub fn keys(&self) -> impl Iterator<Item = SocketKey> + '_ {
         self.by_key.keys().copied()
@@ -497,6 +634,7 @@ impl Live {
     fn stats_with_latch(&self) -> StreamStats {
         StreamStats {
             latched: self.remote(),
+            xdp_active: self.offload.is_some(),
             ..self.stats
         }
     }

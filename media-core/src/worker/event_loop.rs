@@ -18,10 +18,12 @@ use crossbeam_queue::ArrayQueue;
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 
 use super::bufring::BufRing;
+use super::offload::Offloader;
 use super::sockaddr::{self, RawAddr};
 use super::wake::Doorbell;
 use super::{WorkerCommand, WorkerEvent, WorkerTuning};
 use crate::relay::{DropReason, RelayTable, SlotRef, Verdict, SRTP_TAILROOM};
+use crate::xdp::XdpFlows;
 
 const TAG_SHIFT: u32 = 60;
 const TAG_WAKE: u64 = 0;
@@ -88,6 +90,8 @@ pub struct EventLoop {
     sends_in_flight: usize,
     receives_armed: usize,
     shutting_down: bool,
+    /// The XDP fast path, when it is loaded.
+    offloader: Option<Offloader>,
 }
 
 impl EventLoop {
@@ -98,6 +102,7 @@ impl EventLoop {
         doorbell: Arc<Doorbell>,
         events: Arc<ArrayQueue<WorkerEvent>>,
         control: Thread,
+        xdp: Option<XdpFlows>,
     ) -> io::Result<Self> {
         let ring = IoUring::builder()
             .setup_coop_taskrun()
@@ -129,10 +134,14 @@ impl EventLoop {
                 received_rtcp: false,
             })
             .collect();
+        let mut table = RelayTable::new();
+        if xdp.is_some() {
+            table.track_offloads();
+        }
         Ok(Self {
             ring,
             bufs,
-            table: RelayTable::new(),
+            table,
             sockets: Vec::new(),
             recv_template,
             sends,
@@ -146,6 +155,7 @@ impl EventLoop {
             sends_in_flight: 0,
             receives_armed: 0,
             shutting_down: false,
+            offloader: xdp.map(Offloader::new),
         })
     }
 
@@ -186,6 +196,9 @@ impl EventLoop {
                 }
             }
             self.bufs.publish();
+            if let Some(offloader) = &mut self.offloader {
+                offloader.sync(&mut self.table, now);
+            }
         }
     }
 
@@ -324,6 +337,9 @@ impl EventLoop {
                 // old socket's receive if a command ever repeats one.
                 self.close(key);
                 let slot = self.table.insert(key, call, created.min(now));
+                if let Ok(local) = socket.local_addr() {
+                    self.table.set_local(slot, local);
+                }
                 let index = slot.index as usize;
                 if self.sockets.len() <= index {
                     self.sockets.resize_with(index + 1, || None);
@@ -336,14 +352,24 @@ impl EventLoop {
             }
             WorkerCommand::Close { key } => self.close(key),
             WorkerCommand::CallStats { call, request } => {
+                if let Some(offloader) = &mut self.offloader {
+                    offloader.refresh(&mut self.table, Some(call), now);
+                }
                 let stats = self.table.call_stats(call).collect();
                 self.emit(WorkerEvent::Stats { request, stats });
             }
             WorkerCommand::AllStats { request } => {
+                if let Some(offloader) = &mut self.offloader {
+                    offloader.refresh(&mut self.table, None, now);
+                }
                 let stats = self.table.all_stats().collect();
                 self.emit(WorkerEvent::AllStats { request, stats });
             }
             WorkerCommand::SweepIdle { deadline } => {
+                // Kernel-forwarded packets are activity too.
+                if let Some(offloader) = &mut self.offloader {
+                    offloader.refresh(&mut self.table, None, now);
+                }
                 let calls = self.table.idle_calls(deadline);
                 if !calls.is_empty() {
                     self.emit(WorkerEvent::Idle { calls });
@@ -360,6 +386,9 @@ impl EventLoop {
     }
 
     fn close(&mut self, key: crate::relay::SocketKey) {
+        if let (Some(offloader), Some(slot)) = (&mut self.offloader, self.table.lookup(key)) {
+            offloader.retire(&mut self.table, slot, Instant::now());
+        }
         let Some(slot) = self.table.remove(key) else {
             return;
         };

@@ -5,6 +5,7 @@
 
 mod bufring;
 mod event_loop;
+mod offload;
 mod pin;
 mod sockaddr;
 mod wake;
@@ -18,6 +19,7 @@ use std::time::Instant;
 use crossbeam_queue::ArrayQueue;
 
 use crate::relay::{CallSerial, SocketConfig, SocketKey, StreamStats};
+use crate::xdp::XdpFlows;
 
 pub use wake::Doorbell;
 
@@ -139,13 +141,15 @@ pub enum SendError {
 
 impl Worker {
     /// Starts worker `index`, pinned to `core` when given. Events go to
-    /// `events`; `control` is unparked after each one.
+    /// `events`; `control` is unparked after each one. With `xdp`, the
+    /// worker hands streams that need no payload change to the fast path.
     pub fn spawn(
         index: usize,
         core: Option<usize>,
         tuning: WorkerTuning,
         events: Arc<ArrayQueue<WorkerEvent>>,
         control: Thread,
+        xdp: Option<XdpFlows>,
     ) -> io::Result<Self> {
         let commands = Arc::new(ArrayQueue::new(tuning.queue_capacity));
         let doorbell = Arc::new(Doorbell::new()?);
@@ -162,7 +166,7 @@ impl Worker {
                         }
                     }
                     let mut lp = match event_loop::EventLoop::new(
-                        tuning, commands, doorbell, events, control,
+                        tuning, commands, doorbell, events, control, xdp,
                     ) {
                         Ok(lp) => {
                             let _ = ready_tx.send(Ok(()));
