@@ -6,6 +6,7 @@
 //! cargo run --release -p sluice-bench --bin loadgen -- --relay ng=127.0.0.1:2223 --relay-pid 1234 --calls 500
 //! cargo run --release -p sluice-bench --bin loadgen -- --spawn rtpengine --calls 2000 --find-ceiling pps
 //! cargo run --release -p sluice-bench --bin loadgen -- --spawn both --srtp --calls 100,1000 --duration 5s
+//! cargo run --release -p sluice-bench --bin loadgen -- --spawn all --netns --direct --calls 100,500 --json xdp.json --plot xdp.svg
 //! ```
 #![deny(unsafe_code)]
 
@@ -24,6 +25,7 @@ mod stats;
 mod sys;
 mod traffic;
 mod udp;
+mod xdp;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -45,10 +47,36 @@ use crate::srtp::SrtpMode;
 enum SpawnWhich {
     /// Only media-core.
     MediaCore,
+    /// Only media-core with the XDP fast path on the veth root ends (needs --netns).
+    MediaCoreXdp,
     /// Only rtpengine.
     Rtpengine,
-    /// Both, in turns (media-core first).
+    /// media-core and rtpengine, in turns (media-core first).
     Both,
+    /// media-core-xdp, media-core and rtpengine, in turns, over the same
+    /// links (needs --netns).
+    All,
+}
+
+/// `media-core --xdp-mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum XdpModeArg {
+    /// Driver mode (veth supports it).
+    Native,
+    /// SKB mode.
+    Generic,
+    /// Native, else generic.
+    Auto,
+}
+
+impl XdpModeArg {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Native => "native",
+            Self::Generic => "generic",
+            Self::Auto => "auto",
+        }
+    }
 }
 
 /// Where receive times come from.
@@ -167,6 +195,14 @@ struct Args {
     /// Start the relay(s) here, on loopback (or the netns address).
     #[arg(long, value_enum)]
     spawn: Option<SpawnWhich>,
+    /// How the spawned media-core-xdp attaches its XDP program.
+    #[arg(long, value_enum, default_value = "native")]
+    xdp_mode: XdpModeArg,
+    /// Also run a baseline without a relay, first at each load: each leg
+    /// sends straight to the other (with --netns through the root
+    /// namespace's kernel IP forwarding), for added latency and CPU.
+    #[arg(long)]
+    direct: bool,
     /// Calls per point; repeat or give a list to sweep (100,1000,2000).
     #[arg(long, value_delimiter = ',', default_value = "100")]
     calls: Vec<usize>,
@@ -291,7 +327,13 @@ impl Args {
 
     fn check(&self) -> Result<()> {
         if self.relay.is_none() && self.spawn.is_none() {
-            bail!("give --relay ng=ADDR or --spawn media-core|rtpengine|both");
+            bail!("give --relay ng=ADDR or --spawn media-core|media-core-xdp|rtpengine|both|all");
+        }
+        if self.kinds().contains(&RelayKind::MediaCoreXdp) && !self.netns {
+            bail!("media-core-xdp attaches XDP to the veth links of --netns: add --netns");
+        }
+        if self.direct && self.srtp {
+            bail!("--direct sends plain RTP between the legs: not with --srtp");
         }
         if self.calls.is_empty() || self.calls.iter().any(|&c| c == 0 || c > 20_000) {
             bail!("--calls must be 1..=20000");
@@ -311,9 +353,9 @@ impl Args {
         Ok(())
     }
 
-    fn spec(&self, kind: RelayKind, interface: IpAddr) -> RelaySpec {
+    fn spec(&self, kind: RelayKind, interface: IpAddr, xdp_interfaces: &[&str]) -> RelaySpec {
         let (bin, ng, (port_min, port_max)) = match kind {
-            RelayKind::MediaCore => (
+            RelayKind::MediaCore | RelayKind::MediaCoreXdp => (
                 &self.media_core_bin,
                 self.media_core_ng,
                 self.media_core_ports,
@@ -332,6 +374,12 @@ impl Args {
                 .relay_cpus
                 .clone()
                 .or_else(|| self.default_relay_cpus()),
+            xdp_interfaces: if kind == RelayKind::MediaCoreXdp {
+                xdp_interfaces.iter().map(ToString::to_string).collect()
+            } else {
+                Vec::new()
+            },
+            xdp_mode: self.xdp_mode.as_str().into(),
         }
     }
 
@@ -359,17 +407,25 @@ impl Args {
     fn kinds(&self) -> Vec<RelayKind> {
         match self.spawn {
             Some(SpawnWhich::MediaCore) => vec![RelayKind::MediaCore],
+            Some(SpawnWhich::MediaCoreXdp) => vec![RelayKind::MediaCoreXdp],
             Some(SpawnWhich::Rtpengine) => vec![RelayKind::Rtpengine],
             Some(SpawnWhich::Both) => vec![RelayKind::MediaCore, RelayKind::Rtpengine],
+            Some(SpawnWhich::All) => vec![
+                RelayKind::MediaCoreXdp,
+                RelayKind::MediaCore,
+                RelayKind::Rtpengine,
+            ],
             None => Vec::new(),
         }
     }
 }
 
-/// A relay to run points against: external, or started on demand.
+/// A relay to run points against: external, or started on demand, or
+/// none at all (the direct baseline).
 enum Subject {
     External(Target),
     Spawn(RelaySpec),
+    Direct,
 }
 
 impl Subject {
@@ -377,14 +433,41 @@ impl Subject {
         match self {
             Self::External(t) => t.name.clone(),
             Self::Spawn(s) => s.kind.name().into(),
+            Self::Direct => report::DIRECT.into(),
         }
     }
 
-    /// Runs `f` with the relay up (started and stopped around it if spawned).
-    fn with<T>(&self, stop: &AtomicBool, f: impl FnOnce(&Target) -> T) -> Result<T> {
+    /// Runs `f` with the relay up (started and stopped around it if
+    /// spawned). After an XDP relay, makes sure no program stays attached
+    /// to the links the next relay uses.
+    fn with<T>(
+        &self,
+        stop: &AtomicBool,
+        topology: Option<&netns::Topology>,
+        f: impl FnOnce(&Target) -> T,
+    ) -> Result<T> {
         match self {
             Self::External(t) => Ok(f(t)),
+            Self::Direct => Ok(f(&Target {
+                name: report::DIRECT.into(),
+                ng: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+                pid: None,
+                threads: None,
+                command: None,
+                direct: true,
+                xdp_check: false,
+            })),
             Self::Spawn(spec) => {
+                let xdp = spec.kind == RelayKind::MediaCoreXdp;
+                if let (true, Some(t)) = (xdp, topology) {
+                    let left = t.xdp_attached();
+                    if !left.is_empty() {
+                        bail!(
+                            "XDP already attached to {} before media-core-xdp started",
+                            left.join(", ")
+                        );
+                    }
+                }
                 let relay = Spawned::start(spec, stop)?;
                 let target = Target {
                     name: spec.kind.name().into(),
@@ -392,9 +475,22 @@ impl Subject {
                     pid: Some(relay.pid),
                     threads: Some(spec.threads),
                     command: Some(relay.command.clone()),
+                    direct: false,
+                    xdp_check: xdp,
                 };
                 let out = f(&target);
                 drop(relay);
+                if let Some(t) = topology {
+                    let left = t.xdp_attached();
+                    if !left.is_empty() {
+                        eprintln!(
+                            "warning: {} left XDP attached to {}; detaching it so the next relay sees plain links",
+                            spec.kind.name(),
+                            left.join(", ")
+                        );
+                        t.detach_xdp();
+                    }
+                }
                 Ok(out)
             }
         }
@@ -407,18 +503,20 @@ fn ceiling_search(
     legs: &Legs,
     var: CeilingVar,
     stop: &AtomicBool,
+    topology: Option<&netns::Topology>,
     points: &mut Vec<PointResult>,
 ) -> Result<Ceiling> {
     let mut ceiling = Ceiling {
         relay: subject.name(),
         varied: format!("{var:?}").to_lowercase(),
         zero_loss_offered_pps: None,
+        zero_loss_sent_pps: None,
         calls: None,
         pps_per_stream: None,
         first_loss_offered_pps: None,
     };
     let (mut calls, mut pps) = (args.calls[0], args.pps);
-    subject.with(stop, |target| -> Result<()> {
+    subject.with(stop, topology, |target| -> Result<()> {
         for step in 0..args.ceiling_steps {
             if stop.load(Ordering::Relaxed) {
                 break;
@@ -431,12 +529,14 @@ fn ceiling_search(
             let p = run::run_point(target, legs, args.load(calls, pps), stop)?;
             let lossless = p.loss_pct <= args.loss_tolerance && p.send_errors == 0;
             let offered = p.offered_pps;
+            let sent = p.sent_pps;
             points.push(p);
             if !lossless {
                 ceiling.first_loss_offered_pps = Some(offered);
                 break;
             }
             ceiling.zero_loss_offered_pps = Some(offered);
+            ceiling.zero_loss_sent_pps = Some(sent);
             ceiling.calls = Some(calls);
             ceiling.pps_per_stream = Some(pps);
             match var {
@@ -489,28 +589,49 @@ fn main() -> Result<()> {
         },
     };
     let relay_ip = topology.as_ref().map_or(loopback, |t| t.relay_ip);
+    let links_before = topology.as_ref().map(netns::Topology::describe);
+    if let Some(links) = &links_before {
+        eprintln!("links: {links}");
+    }
+    let xdp_links = topology
+        .as_ref()
+        .map_or([""; 2], netns::Topology::root_links);
 
-    let subjects: Vec<Subject> = match args.relay {
-        Some(ng) => vec![Subject::External(Target {
+    let mut subjects: Vec<Subject> = Vec::new();
+    if args.direct {
+        subjects.push(Subject::Direct);
+    }
+    match args.relay {
+        Some(ng) => subjects.push(Subject::External(Target {
             name: args.relay_name.clone(),
             ng,
             pid: args.relay_pid,
             threads: None,
             command: None,
-        })],
-        None => args
-            .kinds()
-            .into_iter()
-            .map(|k| Subject::Spawn(args.spec(k, relay_ip)))
-            .collect(),
-    };
+            direct: false,
+            xdp_check: false,
+        })),
+        None => subjects.extend(
+            args.kinds()
+                .into_iter()
+                .map(|k| Subject::Spawn(args.spec(k, relay_ip, &xdp_links))),
+        ),
+    }
 
     let mut points = Vec::new();
     let mut ceilings = Vec::new();
     let mut failure = None;
     if let Some(var) = args.find_ceiling {
         for subject in &subjects {
-            match ceiling_search(&args, subject, &legs, var, &stop, &mut points) {
+            match ceiling_search(
+                &args,
+                subject,
+                &legs,
+                var,
+                &stop,
+                topology.as_ref(),
+                &mut points,
+            ) {
                 Ok(c) => ceilings.push(c),
                 Err(e) => {
                     failure = Some(e.context(format!("ceiling search on {}", subject.name())));
@@ -525,14 +646,16 @@ fn main() -> Result<()> {
                     break 'points;
                 }
                 let r = subject
-                    .with(&stop, |t| {
+                    .with(&stop, topology.as_ref(), |t| {
                         run::run_point(t, &legs, args.load(calls, args.pps), &stop)
                     })
                     .and_then(|r| r);
                 match r {
                     Ok(p) => {
+                        let us =
+                            |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.2}"));
                         eprintln!(
-                            "{}: {} calls, {}: loss {:.4}% srtp errors {} p50 {:.0} us p99 {:.0} us cpu/pkt {} us",
+                            "{}: {} calls, {}: loss {:.4}% srtp errors {} p50 {:.0} us p99 {:.0} us cpu/pkt relay {} us, machine less loadgen {} us, whole machine {} us",
                             p.relay,
                             p.calls,
                             p.mode,
@@ -540,8 +663,9 @@ fn main() -> Result<()> {
                             p.srtp_errors,
                             p.latency.p50_us,
                             p.latency.p99_us,
-                            p.relay_cpu_us_per_pkt
-                                .map_or_else(|| "-".into(), |v| format!("{v:.2}"))
+                            us(p.relay_cpu_us_per_pkt),
+                            us(p.machine_cpu_us_per_pkt),
+                            us(p.machine_total_cpu_us_per_pkt),
                         );
                         points.push(p);
                     }
@@ -553,14 +677,23 @@ fn main() -> Result<()> {
             }
         }
     }
+    if let Some(t) = &topology {
+        let now = t.describe();
+        if links_before.as_deref() != Some(now.as_str()) {
+            eprintln!("warning: the links changed during the run: now {now}");
+        }
+    }
     drop(topology);
 
     let report = Report {
         command,
         host: host::HostInfo::read(),
         netns: args.netns,
+        topology: links_before,
+        cpu_note: report::CPU_NOTE.into(),
         mode: args.mode_label(),
         ratios: report::ratios(&points),
+        over_direct: report::over_direct(&points),
         points,
         ceilings,
     };

@@ -13,6 +13,7 @@ use sluice_ng::client::Client;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::cpu::{self, Sample};
+use crate::host;
 use crate::ng::{self, CallIds};
 use crate::report::PointResult;
 use crate::srtp::{self, SrtpMode};
@@ -20,6 +21,7 @@ use crate::stats;
 use crate::sys;
 use crate::traffic::{self, Endpoint, Plan, Progress, RxClock};
 use crate::udp;
+use crate::xdp::{self, XdpCheck, XdpCount};
 
 /// The relay under test.
 #[derive(Debug, Clone)]
@@ -34,7 +36,15 @@ pub struct Target {
     pub threads: Option<usize>,
     /// How it was started, if we started it.
     pub command: Option<String>,
+    /// No relay: each leg sends straight to the other (through the root
+    /// namespace's IP forwarding with `--netns`), the baseline.
+    pub direct: bool,
+    /// Ask the relay (NG `query`) how many streams the XDP fast path took.
+    pub xdp_check: bool,
 }
+
+/// How many calls the XDP check samples just before the window.
+const XDP_SAMPLE_CALLS: usize = 16;
 
 /// Where the two legs live.
 #[derive(Debug, Clone)]
@@ -128,6 +138,9 @@ pub fn run_point(
     let a_socks = bind_legs(load.calls, legs.caller_ip, legs.caller_ns.as_deref())?;
     let b_socks = bind_legs(load.calls, legs.callee_ip, legs.callee_ns.as_deref())?;
 
+    if target.direct {
+        return run_direct(target, legs, load, stop, a_socks, b_socks);
+    }
     // Set-up: offer + answer per call, one after another.
     let mut client = Client::new(target.ng)?;
     let pb = bar(
@@ -190,39 +203,183 @@ pub fn run_point(
         });
     }
 
-    let traffic = run_traffic(target, &endpoints, load, stop);
+    let traffic = run_traffic(target, &endpoints, load, stop, &ids);
     // Socket drops, read before teardown closes the relay's sockets.
     let loadgen_drops = udp::drops(&caller_addrs, legs.caller_ns.as_deref())
         .and_then(|a| Ok(a + udp::drops(&callee_addrs, legs.callee_ns.as_deref())?))
         .ok();
     let relay_drops = udp::drops(&relay_addrs, None).ok();
+    // Whole-run XDP counters of every call, outside the window.
+    let after_run = (target.xdp_check && traffic.is_ok()).then(|| {
+        let all: Vec<&CallIds> = ids.iter().collect();
+        xdp::count(&mut client, &all)
+    });
     let teardown_start = Instant::now();
     teardown(&mut client, &ids);
     let teardown_s = teardown_start.elapsed().as_secs_f64();
-    let (totals, before, after) = traffic?;
+    let (totals, before, after, at_window_start) = traffic?;
     if stop.load(Ordering::Relaxed) {
         bail!("interrupted");
     }
+    let xdp = after_run.map(|after_run| XdpCheck {
+        at_window_start: at_window_start.unwrap_or_default(),
+        after_run,
+    });
+    if let Some(x) = &xdp {
+        report_xdp(&target.name, x);
+    }
+    Ok(point(
+        target,
+        load,
+        Measured {
+            totals,
+            before,
+            after,
+            loadgen_drops,
+            relay_drops,
+            setup_s,
+            teardown_s,
+            xdp,
+        },
+    ))
+}
+
+/// Prints what the XDP check found; a loud warning when nothing was offloaded.
+fn report_xdp(name: &str, x: &XdpCheck) {
+    let w = &x.at_window_start;
+    let r = &x.after_run;
+    eprintln!(
+        "{name}: XDP active in {}/{} RTP streams of {} sampled calls at the window start; after the run {}/{} streams of {} calls active, {} packets forwarded in XDP of {} counted by the relay{}",
+        w.active,
+        w.rtp_streams,
+        w.calls,
+        r.active,
+        r.rtp_streams,
+        r.calls,
+        r.xdp_packets,
+        r.stats_packets,
+        if r.query_errors + w.query_errors > 0 {
+            format!(" ({} queries failed)", r.query_errors + w.query_errors)
+        } else {
+            String::new()
+        }
+    );
+    if w.active == 0 && r.active == 0 && r.xdp_packets == 0 {
+        eprintln!(
+            "WARNING: {name}: no stream was offloaded to XDP: this point measured the userspace path"
+        );
+    }
+}
+
+/// The baseline without a relay: each caller socket and its callee socket
+/// send straight to each other.
+fn run_direct(
+    target: &Target,
+    legs: &Legs,
+    load: Load,
+    stop: &AtomicBool,
+    a_socks: Vec<UdpSocket>,
+    b_socks: Vec<UdpSocket>,
+) -> Result<PointResult> {
+    if load.srtp.is_some() {
+        bail!("the direct baseline sends plain RTP only (no --srtp)");
+    }
+    let caller_addrs: HashSet<SocketAddr> =
+        a_socks.iter().filter_map(|s| s.local_addr().ok()).collect();
+    let callee_addrs: HashSet<SocketAddr> =
+        b_socks.iter().filter_map(|s| s.local_addr().ok()).collect();
+    let mut endpoints = Vec::with_capacity(2 * load.calls);
+    for (a, b) in a_socks.into_iter().zip(b_socks) {
+        a.connect(b.local_addr()?).context("connecting leg A")?;
+        b.connect(a.local_addr()?).context("connecting leg B")?;
+        endpoints.push(Endpoint {
+            socket: a,
+            srtp: None,
+        });
+        endpoints.push(Endpoint {
+            socket: b,
+            srtp: None,
+        });
+    }
+    let traffic = run_traffic(target, &endpoints, load, stop, &[]);
+    let loadgen_drops = udp::drops(&caller_addrs, legs.caller_ns.as_deref())
+        .and_then(|a| Ok(a + udp::drops(&callee_addrs, legs.callee_ns.as_deref())?))
+        .ok();
+    let (totals, before, after, _) = traffic?;
+    if stop.load(Ordering::Relaxed) {
+        bail!("interrupted");
+    }
+    Ok(point(
+        target,
+        load,
+        Measured {
+            totals,
+            before,
+            after,
+            loadgen_drops,
+            relay_drops: None,
+            setup_s: 0.0,
+            teardown_s: 0.0,
+            xdp: None,
+        },
+    ))
+}
+
+/// What one point's traffic phase produced.
+struct Measured {
+    totals: stats::Totals,
+    before: Sample,
+    after: Sample,
+    loadgen_drops: Option<u64>,
+    relay_drops: Option<u64>,
+    setup_s: f64,
+    teardown_s: f64,
+    xdp: Option<XdpCheck>,
+}
+
+fn delta(before: Option<Duration>, after: Option<Duration>) -> Option<Duration> {
+    match (before, after) {
+        (Some(b), Some(a)) => Some(a.saturating_sub(b)),
+        _ => None,
+    }
+}
+
+fn point(target: &Target, load: Load, m: Measured) -> PointResult {
+    let Measured {
+        totals,
+        before,
+        after,
+        loadgen_drops,
+        relay_drops,
+        setup_s,
+        teardown_s,
+        xdp,
+    } = m;
 
     let window_s = (after.at_ns - before.at_ns) as f64 / 1e9;
-    let relay_cpu = match (before.relay, after.relay) {
-        (Some(b), Some(a)) => Some(a.saturating_sub(b)),
-        _ => None,
-    };
-    let own_cpu = match (before.own, after.own) {
-        (Some(b), Some(a)) => Some(a.saturating_sub(b)),
-        _ => None,
-    };
-    let system_cpu = match (before.system, after.system) {
-        (Some(b), Some(a)) => Some(a.saturating_sub(b)),
+    let relay_cpu = delta(before.relay, after.relay);
+    let own_cpu = delta(before.own, after.own);
+    let system_cpu = cpu::machine_busy(&before, &after, host::online_cpus().len());
+    let softirq_cpu = delta(before.softirq, after.softirq);
+    let foreign_cpu = match (&before.foreign, &after.foreign) {
+        (Some(b), Some(a)) => Some(a.used_since(b)),
         _ => None,
     };
     let other_cpu = system_cpu.map(|s| {
         s.saturating_sub(relay_cpu.unwrap_or_default())
             .saturating_sub(own_cpu.unwrap_or_default())
     });
+    // The whole machine's busy time, less the visible noise of unrelated
+    // processes: with and without this tool's own share.
+    let machine_total = system_cpu.map(|s| s.saturating_sub(foreign_cpu.unwrap_or_default()));
+    let machine_excl_loadgen = machine_total.map(|s| s.saturating_sub(own_cpu.unwrap_or_default()));
+    let per_pkt = |c: Option<Duration>| {
+        c.filter(|_| totals.received > 0)
+            .map(|c| c.as_secs_f64() * 1e6 / totals.received as f64)
+    };
+    let pct = |c: Option<Duration>| c.map(|c| 100.0 * c.as_secs_f64() / window_s);
     let streams = 2 * load.calls;
-    Ok(PointResult {
+    PointResult {
         relay: target.name.clone(),
         relay_threads: target.threads,
         relay_pid: target.pid,
@@ -251,17 +408,26 @@ pub fn run_point(
         max_send_lag_us: totals.max_lag_ns as f64 / 1000.0,
         loadgen_backlog: totals.swept,
         sent_pps: totals.sent as f64 / load.duration.as_secs_f64(),
-        relay_cpu_pct: relay_cpu.map(|c| 100.0 * c.as_secs_f64() / window_s),
-        relay_cpu_us_per_pkt: relay_cpu
-            .filter(|_| totals.received > 0)
-            .map(|c| c.as_secs_f64() * 1e6 / totals.received as f64),
-        loadgen_cpu_pct: own_cpu.map(|c| 100.0 * c.as_secs_f64() / window_s),
-        other_cpu_pct: other_cpu.map(|c| 100.0 * c.as_secs_f64() / window_s),
+        relay_cpu_pct: pct(relay_cpu),
+        relay_cpu_us_per_pkt: per_pkt(relay_cpu),
+        machine_cpu_us_per_pkt: per_pkt(machine_excl_loadgen),
+        machine_total_cpu_us_per_pkt: per_pkt(machine_total),
+        loadgen_cpu_us_per_pkt: per_pkt(own_cpu),
+        loadgen_cpu_pct: pct(own_cpu),
+        other_cpu_pct: pct(other_cpu),
+        foreign_cpu_pct: pct(foreign_cpu),
+        system_cpu_pct: pct(system_cpu),
+        softirq_cpu_pct: pct(softirq_cpu),
+        xdp,
         loadgen_socket_drops: loadgen_drops,
         relay_socket_drops: relay_drops,
         latency: totals.latency,
         setup_s,
-        setup_rate: load.calls as f64 / setup_s.max(1e-9),
+        setup_rate: if setup_s > 0.0 {
+            load.calls as f64 / setup_s
+        } else {
+            0.0
+        },
         teardown_s,
         tx_threads: load.tx_threads,
         rx_threads: load.rx_threads,
@@ -269,16 +435,17 @@ pub fn run_point(
             Some(p) => format!("kernel SO_TIMESTAMPNS, poll {} us", p.as_micros()),
             None => "user CLOCK_MONOTONIC per recvmmsg".into(),
         },
-    })
+    }
 }
 
-type TrafficOut = (stats::Totals, Sample, Sample);
+type TrafficOut = (stats::Totals, Sample, Sample, Option<XdpCount>);
 
 fn run_traffic(
     target: &Target,
     endpoints: &[Endpoint],
     load: Load,
     stop: &AtomicBool,
+    ids: &[CallIds],
 ) -> Result<TrafficOut> {
     let start_ns = sys::now_ns() + 20_000_000;
     let window_start_ns = start_ns + load.warmup.as_nanos() as u64;
@@ -324,10 +491,25 @@ fn run_traffic(
             })
             .collect();
 
+        // The XDP check queries a sample of calls shortly before the
+        // window opens (warm-up has latched both directions by then), from
+        // its own thread so a slow reply cannot delay the CPU readings.
+        let check_ns =
+            window_start_ns.saturating_sub((load.warmup.as_nanos() as u64 / 4).min(250_000_000));
+        let mut check = None;
         let mut before = None;
         let mut after = None;
         loop {
             let now = sys::now_ns();
+            if target.xdp_check && check.is_none() && now >= check_ns {
+                let ng = target.ng;
+                check = Some(s.spawn(move || {
+                    let mut client = Client::new(ng).ok()?;
+                    client.retransmit_after = Duration::from_millis(200);
+                    client.tries = 2;
+                    Some(xdp::count(&mut client, &xdp::sample(ids, XDP_SAMPLE_CALLS)))
+                }));
+            }
             if before.is_none() && now >= window_start_ns {
                 before = Some(Sample::take(target.pid));
             }
@@ -344,7 +526,7 @@ fn run_traffic(
                 progress.received.load(Ordering::Relaxed)
             ));
             // Wake exactly at the window edges so the CPU readings line up.
-            let next_edge = [window_start_ns, window_end_ns, plan.drain_end_ns]
+            let next_edge = [check_ns, window_start_ns, window_end_ns, plan.drain_end_ns]
                 .into_iter()
                 .find(|&e| e > now)
                 .unwrap_or(now);
@@ -362,10 +544,12 @@ fn run_traffic(
             .collect::<Result<_>>()?;
         let before = before.unwrap_or_else(|| Sample::take(target.pid));
         let after = after.unwrap_or_else(|| Sample::take(target.pid));
+        let checked = check.and_then(|h| h.join().ok().flatten());
         Ok((
             stats::merge(endpoints.len(), &tx_stats, &rx_stats),
             before,
             after,
+            checked,
         ))
     })
 }

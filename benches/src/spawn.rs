@@ -16,8 +16,11 @@ use crate::{ng, sys};
 /// Which relay to start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RelayKind {
-    /// Our own relay.
+    /// Our own relay (io_uring userspace path).
     MediaCore,
+    /// Our own relay with the XDP fast path on the topology's root veth
+    /// ends (`--xdp IF --xdp IF --xdp-mode MODE`).
+    MediaCoreXdp,
     /// The reference.
     Rtpengine,
 }
@@ -27,6 +30,7 @@ impl RelayKind {
     pub fn name(self) -> &'static str {
         match self {
             Self::MediaCore => "media-core",
+            Self::MediaCoreXdp => "media-core-xdp",
             Self::Rtpengine => "rtpengine",
         }
     }
@@ -51,6 +55,10 @@ pub struct RelaySpec {
     pub interface: String,
     /// Optional `taskset -c` CPU list.
     pub cpus: Option<String>,
+    /// Interfaces for the XDP fast path (media-core only; empty: off).
+    pub xdp_interfaces: Vec<String>,
+    /// `--xdp-mode` for those interfaces.
+    pub xdp_mode: String,
 }
 
 impl RelaySpec {
@@ -79,7 +87,7 @@ impl RelaySpec {
                     "--delete-delay=0".into(),
                 ]);
             }
-            RelayKind::MediaCore => {
+            RelayKind::MediaCore | RelayKind::MediaCoreXdp => {
                 argv.extend([
                     "--interface".into(),
                     self.interface.clone(),
@@ -94,6 +102,12 @@ impl RelaySpec {
                     "--timeout".into(),
                     "60".into(),
                 ]);
+                if self.kind == RelayKind::MediaCoreXdp {
+                    for interface in &self.xdp_interfaces {
+                        argv.extend(["--xdp".into(), interface.clone()]);
+                    }
+                    argv.extend(["--xdp-mode".into(), self.xdp_mode.clone()]);
+                }
             }
         }
         argv
@@ -178,5 +192,34 @@ impl Drop for Spawned {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(kind: RelayKind) -> RelaySpec {
+        RelaySpec {
+            kind,
+            bin: "media-core".into(),
+            ng: "127.0.0.1:11300".parse().expect("literal"),
+            port_min: 12000,
+            port_max: 19999,
+            threads: 1,
+            interface: "10.0.0.1".into(),
+            cpus: Some("1".into()),
+            xdp_interfaces: vec!["sb1a0".into(), "sb1b0".into()],
+            xdp_mode: "native".into(),
+        }
+    }
+
+    #[test]
+    fn xdp_variant_adds_interfaces_and_mode() {
+        let argv = spec(RelayKind::MediaCoreXdp).argv().join(" ");
+        assert!(argv.starts_with("taskset -c 1 media-core --interface 10.0.0.1 "));
+        assert!(argv.ends_with(" --xdp sb1a0 --xdp sb1b0 --xdp-mode native"));
+        let plain = spec(RelayKind::MediaCore).argv().join(" ");
+        assert!(!plain.contains("--xdp"));
     }
 }
