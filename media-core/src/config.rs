@@ -449,6 +449,39 @@ mod tests {
     }
 
     #[test]
+    fn xdp_keys_are_checked_and_named() {
+        let c = Config::load(&args(&[
+            "--xdp",
+            "eth1",
+            "--xdp",
+            "eth2",
+            "--xdp-mode",
+            "generic",
+        ]))
+        .unwrap();
+        assert_eq!(c.xdp.interfaces, ["eth1", "eth2"]);
+        assert_eq!(c.xdp.mode, XdpMode::Generic);
+        assert_eq!(c.xdp.max_flows, sluice_ebpf_common::DEFAULT_MAX_FLOWS);
+        assert!(Config::load(&Args::default())
+            .unwrap()
+            .xdp
+            .interfaces
+            .is_empty());
+        for (flags, key) in [
+            (&["--xdp-mode", "turbo"][..], "key `xdp-mode`"),
+            (&["--xdp", "a/b"][..], "key `xdp`"),
+            (&["--xdp", "a-name-far-too-long-for-linux"][..], "key `xdp`"),
+            (&["--xdp-max-flows", "0"][..], "key `xdp-max-flows`"),
+        ] {
+            let e = Config::load(&args(flags)).unwrap_err().to_string();
+            assert!(
+                e.contains(key) && e.contains("command line"),
+                "{flags:?}: {e}"
+            );
+        }
+    }
+
+    #[test]
     fn flags_override_and_name_interfaces() {
         let c = Config::load(&args(&[
             "--interface",

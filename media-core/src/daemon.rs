@@ -55,7 +55,7 @@ impl Daemon {
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let engine = Engine::new(config, Box::new(OsBinder));
-        let server = NgServer::new(socket, engine, workers, events, config.timeout)?;
+        let server = NgServer::new(socket, engine, workers, events, config.timeout, flows)?;
         let stop = Arc::new(AtomicBool::new(false));
         for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
             signal_hook::flag::register(signal, Arc::clone(&stop))

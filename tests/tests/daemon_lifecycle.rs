@@ -35,6 +35,9 @@ fn help_documents_every_flag() {
         "--timeout",
         "--max-sessions",
         "--config",
+        "--xdp",
+        "--xdp-mode",
+        "--xdp-max-flows",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }
@@ -69,6 +72,13 @@ fn bad_configuration_stops_startup_naming_the_key() {
     assert_eq!(code, 2, "{text}");
     assert!(
         text.contains("bad.toml") && text.contains("max-sesions"),
+        "{text}"
+    );
+
+    let (code, text) = run_media_core(&["--xdp", "eth0", "--xdp-mode", "turbo"]);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("key `xdp-mode`") && text.contains("turbo"),
         "{text}"
     );
 
@@ -152,4 +162,31 @@ fn calls_without_media_time_out_and_sigterm_exits_cleanly() {
         "{}",
         relay.log_tail(10)
     );
+}
+
+/// An XDP fast path that cannot attach is reported once, with the reason,
+/// and media-core serves calls from userspace.
+#[test]
+fn an_unusable_xdp_interface_leaves_media_core_running_userspace_only() {
+    let mut ports = PortBlock::new();
+    let relay = Relay::start(
+        RelayKind::MediaCore,
+        &mut ports,
+        &RelayOptions {
+            extra_args: vec!["--xdp".into(), "sluice-nosuch0".into()],
+            ..RelayOptions::default()
+        },
+    );
+    let log = relay.log_tail(40);
+    assert!(
+        log.contains("XDP fast path unavailable") && log.contains("sluice-nosuch0"),
+        "the reason is logged:\n{log}"
+    );
+    assert_eq!(
+        log.matches("XDP fast path unavailable").count(),
+        1,
+        "said once:\n{log}"
+    );
+    let mut client = relay.client();
+    assert!(ng::ping(&mut client), "NG still answers");
 }

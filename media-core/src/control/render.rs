@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use sluice_ebpf_common::Outcome;
 use sluice_ng::{Dict, Value};
 
 use super::call::{Call, Side};
@@ -228,6 +229,22 @@ pub fn call_list<'a>(calls: impl Iterator<Item = &'a Call>, limit: usize) -> Dic
         .map(|c| c.call_id.as_str().into())
         .collect();
     Dict::new().with("calls", ids)
+}
+
+/// The XDP program's packets by outcome since it was loaded (`forwarded`
+/// and `passed` sums, and every reason), for `statistics`.
+pub fn xdp_outcomes(outcomes: &[u64; Outcome::COUNT as usize]) -> Dict {
+    let forwarded =
+        outcomes[Outcome::Redirected as usize] + outcomes[Outcome::Transmitted as usize];
+    let total: u64 = outcomes.iter().sum();
+    let mut by_outcome = Dict::new();
+    for outcome in Outcome::ALL {
+        by_outcome.insert(outcome.name(), outcomes[outcome as usize]);
+    }
+    Dict::new()
+        .with("forwarded", forwarded)
+        .with("passed", total - forwarded)
+        .with("outcomes", by_outcome)
 }
 
 /// The `statistics` reply body.

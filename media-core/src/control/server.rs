@@ -19,6 +19,7 @@ use super::engine::{Engine, Failure};
 use super::render::{self, Totals, WallClock};
 use crate::relay::{CallSerial, SocketKey, StreamStats};
 use crate::worker::{Worker, WorkerCommand, WorkerEvent};
+use crate::xdp::XdpFlows;
 
 /// How long a worker has to answer a counters request.
 const STATS_WAIT: Duration = Duration::from_millis(500);
@@ -39,6 +40,8 @@ pub struct NgServer {
     timeout: Duration,
     next_request: u64,
     last_sweep: Instant,
+    /// The XDP fast path's maps, for its counters in `statistics`.
+    xdp: Option<XdpFlows>,
 }
 
 impl std::fmt::Debug for NgServer {
@@ -58,6 +61,7 @@ impl NgServer {
         workers: Vec<Worker>,
         events: Arc<ArrayQueue<WorkerEvent>>,
         timeout: Duration,
+        xdp: Option<XdpFlows>,
     ) -> io::Result<Self> {
         socket.set_read_timeout(Some(Duration::from_millis(100)))?;
         let now = Instant::now();
@@ -72,6 +76,7 @@ impl NgServer {
             timeout,
             next_request: 1,
             last_sweep: now,
+            xdp,
         })
     }
 
@@ -273,12 +278,19 @@ impl NgServer {
                 }
             }
         }
-        ok_with(render::statistics(
+        let mut body = render::statistics(
             self.engine.call_count(),
             &self.engine.counters,
             totals,
             now.duration_since(self.started),
-        ))
+        );
+        if let Some(xdp) = &self.xdp {
+            match xdp.outcomes() {
+                Ok(outcomes) => body.insert("XDP", render::xdp_outcomes(&outcomes)),
+                Err(e) => tracing::warn!(error = %e, "cannot read XDP counters"),
+            }
+        }
+        ok_with(body)
     }
 
     fn request_id(&mut self) -> u64 {

@@ -255,4 +255,175 @@ mod tests {
         assert_eq!(spec.action.flags, 0);
         assert_eq!(spec.action.expect_port, 4000u16.to_be_bytes());
     }
+
+    mod table_tracking {
+        //! The relay table's side: which sockets it marks for review, the
+        //! flow it derives from live state, and how it folds counters.
+        use std::time::{Duration, Instant};
+
+        use super::super::super::crypto::{KeyParams, SocketCrypto, SrtpKey};
+        use super::super::super::table::{
+            CallSerial, RelayTable, SlotRef, SocketConfig, SocketKey, Verdict,
+        };
+        use super::super::*;
+
+        const A: SocketKey = SocketKey(1000);
+        const B: SocketKey = SocketKey(1002);
+
+        fn at(text: &str) -> SocketAddr {
+            text.parse().unwrap()
+        }
+
+        fn config(remote: &str, out: SocketKey) -> SocketConfig {
+            SocketConfig {
+                call: CallSerial(1),
+                role: Role::Rtp,
+                sdp_remote: Some(at(remote)),
+                rtp_out: Some(out),
+                rtcp_out: Some(out),
+                latch: LatchPolicy::default(),
+                crypto: SocketCrypto::default(),
+            }
+        }
+
+        /// Caller at 10.0.0.2:4000 on A (10.0.0.1:30000), callee at
+        /// 10.0.1.2:5000 on B (10.0.1.1:30002).
+        fn call() -> (RelayTable, SlotRef, SlotRef, Instant) {
+            let now = Instant::now();
+            let mut t = RelayTable::new();
+            t.track_offloads();
+            let a = t.insert(A, CallSerial(1), now);
+            let b = t.insert(B, CallSerial(1), now);
+            t.set_local(a, at("10.0.0.1:30000"));
+            t.set_local(b, at("10.0.1.1:30002"));
+            assert!(t.configure(A, config("10.0.0.2:4000", B)));
+            assert!(t.configure(B, config("10.0.1.2:5000", A)));
+            (t, a, b, now)
+        }
+
+        fn changes(t: &mut RelayTable) -> Vec<SlotRef> {
+            let mut v = Vec::new();
+            t.take_offload_changes(&mut v);
+            v
+        }
+
+        fn feed(t: &mut RelayTable, slot: SlotRef, from: &str, now: Instant) -> Verdict {
+            let mut buf = vec![0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7];
+            buf.resize(12 + 160 + crate::relay::SRTP_TAILROOM, 0);
+            t.handle_packet(slot, at(from), &mut buf, 172, false, now)
+        }
+
+        #[test]
+        fn a_latch_marks_the_stream_and_its_peer_and_yields_the_flow() {
+            let (mut t, a, b, now) = call();
+            let _ = changes(&mut t);
+            assert_eq!(t.desired_flow(a), None, "not latched yet");
+            assert!(matches!(
+                feed(&mut t, a, "10.0.0.2:4000", now),
+                Verdict::Forward { .. }
+            ));
+            let marked = changes(&mut t);
+            assert!(marked.contains(&a) && marked.contains(&b), "{marked:?}");
+            let flow = t.desired_flow(a).unwrap();
+            assert_eq!(flow.key, FlowKey::new([10, 0, 0, 1], 30000));
+            assert_eq!(flow.action.expect_addr, [10, 0, 0, 2]);
+            assert_eq!(
+                flow.action.dst_addr,
+                [10, 0, 1, 2],
+                "the callee's SDP address until it latches"
+            );
+            // A second packet from the same source changes nothing.
+            let _ = feed(&mut t, a, "10.0.0.2:4000", now);
+            assert!(changes(&mut t).is_empty());
+            // The callee latches elsewhere (NAT): A's flow must follow.
+            let _ = feed(&mut t, b, "10.0.1.2:5999", now);
+            assert!(changes(&mut t).contains(&a));
+            assert_eq!(
+                t.desired_flow(a).unwrap().action.dst_port,
+                5999u16.to_be_bytes()
+            );
+        }
+
+        #[test]
+        fn re_keying_a_leg_takes_its_streams_out_of_the_fast_path() {
+            let (mut t, a, b, now) = call();
+            let _ = feed(&mut t, a, "10.0.0.2:4000", now);
+            assert!(t.desired_flow(a).is_some());
+            let key = SrtpKey::new(
+                sluice_srtp::Suite::AesCm128HmacSha1_80,
+                &[7; 30],
+                KeyParams::default(),
+            )
+            .unwrap();
+            let mut srtp = config("10.0.1.2:5000", A);
+            srtp.crypto = SocketCrypto {
+                rx: Some(key),
+                tx: Some(key),
+            };
+            assert!(t.configure(B, srtp));
+            assert!(changes(&mut t).contains(&a));
+            assert_eq!(t.desired_flow(a), None, "B now protects what A sends");
+            // Removing B leaves A without a route.
+            let _ = t.remove(B);
+            assert!(changes(&mut t).contains(&a));
+            assert_eq!(t.desired_flow(a), None);
+            assert_eq!(t.desired_flow(b), None, "a stale handle has no flow");
+        }
+
+        #[test]
+        fn kernel_counts_fold_into_the_stream_once_and_count_as_activity() {
+            let (mut t, a, _, now) = call();
+            let _ = feed(&mut t, a, "10.0.0.2:4000", now);
+            let spec = t.desired_flow(a).unwrap();
+            t.set_offload(
+                a,
+                Some(Offload {
+                    spec,
+                    counter: 3,
+                    seen: Counter::default(),
+                }),
+            );
+            let later = now + Duration::from_secs(30);
+            t.count_offloaded(
+                a,
+                Counter {
+                    packets: 10,
+                    bytes: 1720,
+                },
+                later,
+            );
+            t.count_offloaded(
+                a,
+                Counter {
+                    packets: 10,
+                    bytes: 1720,
+                },
+                later + Duration::from_secs(5),
+            );
+            let (_, stats) = t.call_stats(CallSerial(1)).find(|(k, _)| *k == A).unwrap();
+            assert_eq!(
+                stats.rtp,
+                Counter {
+                    packets: 11,
+                    bytes: 11 * 172
+                }
+            );
+            assert_eq!(
+                stats.xdp,
+                Counter {
+                    packets: 10,
+                    bytes: 1720
+                }
+            );
+            assert!(stats.xdp_active);
+            assert_eq!(
+                stats.last_packet,
+                Some(later),
+                "only new packets are activity"
+            );
+            assert!(t.idle_calls(later - Duration::from_secs(1)).is_empty());
+            assert_eq!(t.offloaded(Some(CallSerial(2))).len(), 0);
+            assert_eq!(t.offloaded(None).len(), 1);
+        }
+    }
 }
