@@ -703,6 +703,12 @@ mod tests {
                 h[12] = 0x08;
                 h[13] = 0x00;
                 h[14] = 0x45;
+                h[20] &= 0x40; // no fragment
+                h[23] = 17;
+                h[24] = 0;
+                h[25] = 0;
+                let c = !(ones_sum(&h[14..34]) as u16);
+                h[24..26].copy_from_slice(&c.to_be_bytes());
             }
             let frame_len = (rng.next() % 2000) as usize;
             if inspect(&h, frame_len).is_ok() {
