@@ -61,6 +61,9 @@ pub struct RelayOptions {
     pub config: Option<PathBuf>,
     /// media-core only: further flags (e.g. `--xdp IFACE`).
     pub extra_args: Vec<String>,
+    /// media-core only: a command that runs it (e.g. `setpriv` with its
+    /// arguments, to drop privileges).
+    pub wrapper: Vec<String>,
 }
 
 impl Default for RelayOptions {
@@ -73,6 +76,7 @@ impl Default for RelayOptions {
             max_sessions: None,
             config: None,
             extra_args: Vec::new(),
+            wrapper: Vec::new(),
         }
     }
 }
@@ -104,7 +108,14 @@ impl Relay {
         let dir = TempDir::new("relay");
         let cmd = match kind {
             RelayKind::MediaCore => {
-                let mut c = Command::new(media_core_binary());
+                let mut c = match opts.wrapper.split_first() {
+                    Some((program, args)) => {
+                        let mut c = Command::new(program);
+                        c.args(args).arg(media_core_binary());
+                        c
+                    }
+                    None => Command::new(media_core_binary()),
+                };
                 c.arg("--interface")
                     .arg(opts.interface.to_string())
                     .arg("--listen-ng")

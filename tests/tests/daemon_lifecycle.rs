@@ -190,3 +190,42 @@ fn an_unusable_xdp_interface_leaves_media_core_running_userspace_only() {
     let mut client = relay.client();
     assert!(ng::ping(&mut client), "NG still answers");
 }
+
+/// Without the privileges eBPF needs, media-core says which ones and
+/// serves from userspace.
+#[test]
+fn without_privileges_xdp_is_refused_with_the_reason() {
+    if !sluice_tests::netns::is_root() {
+        println!("SKIPPED: needs root to drop privileges");
+        return;
+    }
+    if !sluice_tests::require("xdp-unprivileged", "setpriv") {
+        return;
+    }
+    let mut ports = PortBlock::new();
+    let relay = Relay::start(
+        RelayKind::MediaCore,
+        &mut ports,
+        &RelayOptions {
+            extra_args: vec!["--xdp".into(), "lo".into()],
+            wrapper: [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+            ]
+            .map(String::from)
+            .to_vec(),
+            ..RelayOptions::default()
+        },
+    );
+    let log = relay.log_tail(40);
+    assert!(
+        log.contains("XDP fast path unavailable")
+            && log.contains("Operation not permitted")
+            && log.contains("CAP_BPF"),
+        "the reason and the remedy are logged:\n{log}"
+    );
+    let mut client = relay.client();
+    assert!(ng::ping(&mut client), "NG still answers");
+}

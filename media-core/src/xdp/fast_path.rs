@@ -55,7 +55,7 @@ impl XdpFastPath {
             .map_max_entries(FLOWS_MAP, config.max_flows)
             .map_max_entries(COUNTERS_MAP, config.max_flows)
             .load(object)
-            .map_err(|e| format!("cannot load the XDP object: {}", explain(&e.to_string())))?;
+            .map_err(|e| format!("cannot load the XDP object: {}", explain(&verbose(&e))))?;
         let program: &mut Xdp = ebpf
             .program_mut(PROGRAM_NAME)
             .ok_or_else(|| {
@@ -176,8 +176,12 @@ fn verbose(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
+        // Some errors repeat their source's text in their own.
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
         source = s.source();
     }
     text
