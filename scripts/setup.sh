@@ -20,6 +20,7 @@ PACKAGES=(
     sox
     tshark
     iproute2
+    procps
     ethtool
     gcc
     libc6-dev
