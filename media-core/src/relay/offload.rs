@@ -422,8 +422,18 @@ mod tests {
                 "only new packets are activity"
             );
             assert!(t.idle_calls(later - Duration::from_secs(1)).is_empty());
-            assert_eq!(t.offloaded(Some(CallSerial(2))).len(), 0);
-            assert_eq!(t.offloaded(None).len(), 1);
+            assert_eq!(t.offloaded(Some(CallSerial(2)), None).len(), 0);
+            assert_eq!(t.offloaded(None, None).len(), 1);
+            assert_eq!(
+                t.offloaded(None, Some(later)).len(),
+                0,
+                "active since: no need to read"
+            );
+            assert_eq!(
+                t.offloaded(None, Some(later + Duration::from_secs(1)))
+                    .len(),
+                1
+            );
         }
     }
 }

@@ -601,8 +601,14 @@ impl RelayTable {
         }
     }
 
-    /// Sockets the fast path holds a flow for, optionally only `call`'s.
-    pub fn offloaded(&self, call: Option<CallSerial>) -> Vec<(SlotRef, Offload)> {
+    /// Sockets the fast path holds a flow for: only `call`'s if given,
+    /// and only those without a packet since `quiet_since` if given (the
+    /// idle sweep needs to read no others).
+    pub fn offloaded(
+        &self,
+        call: Option<CallSerial>,
+        quiet_since: Option<Instant>,
+    ) -> Vec<(SlotRef, Offload)> {
         self.slots
             .iter()
             .enumerate()
@@ -610,6 +616,11 @@ impl RelayTable {
                 let live = s.live.as_ref()?;
                 if call.is_some_and(|c| c != live.config.call) {
                     return None;
+                }
+                if let (Some(since), Some(last)) = (quiet_since, live.stats.last_packet) {
+                    if last >= since {
+                        return None;
+                    }
                 }
                 let slot = SlotRef {
                     index: u32::try_from(index).ok()?,

@@ -353,22 +353,25 @@ impl EventLoop {
             WorkerCommand::Close { key } => self.close(key),
             WorkerCommand::CallStats { call, request } => {
                 if let Some(offloader) = &mut self.offloader {
-                    offloader.refresh(&mut self.table, Some(call), now);
+                    offloader.refresh(&mut self.table, Some(call), None, now);
                 }
                 let stats = self.table.call_stats(call).collect();
                 self.emit(WorkerEvent::Stats { request, stats });
             }
             WorkerCommand::AllStats { request } => {
                 if let Some(offloader) = &mut self.offloader {
-                    offloader.refresh(&mut self.table, None, now);
+                    offloader.refresh(&mut self.table, None, None, now);
                 }
                 let stats = self.table.all_stats().collect();
                 self.emit(WorkerEvent::AllStats { request, stats });
             }
             WorkerCommand::SweepIdle { deadline } => {
-                // Kernel-forwarded packets are activity too.
+                // Kernel-forwarded packets are activity too. Streams seen
+                // active since the deadline cannot make their call idle,
+                // so only the quiet ones are read: a stream costs one map
+                // read per timeout period, not per sweep.
                 if let Some(offloader) = &mut self.offloader {
-                    offloader.refresh(&mut self.table, None, now);
+                    offloader.refresh(&mut self.table, None, Some(deadline), now);
                 }
                 let calls = self.table.idle_calls(deadline);
                 if !calls.is_empty() {

@@ -93,15 +93,17 @@ impl Offloader {
         table.set_offload(slot, None);
     }
 
-    /// Reads the counters of the offloaded streams (of `call`, or all)
-    /// into the table.
+    /// Reads the counters of the offloaded streams (of `call`, or all;
+    /// with `quiet_since`, only those without a packet since then) into
+    /// the table.
     pub(super) fn refresh(
         &mut self,
         table: &mut RelayTable,
         call: Option<CallSerial>,
+        quiet_since: Option<Instant>,
         now: Instant,
     ) {
-        for (slot, offload) in table.offloaded(call) {
+        for (slot, offload) in table.offloaded(call, quiet_since) {
             match self.flows.counters(offload.counter) {
                 Ok(total) => table.count_offloaded(slot, total, now),
                 Err(e) => self.report(&e),
