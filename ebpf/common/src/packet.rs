@@ -714,7 +714,10 @@ mod tests {
             if inspect(&h, frame_len).is_ok() {
                 rewrite(&mut h, &action(), [1; 6], [2; 6]);
                 assert_eq!(ones_sum(&h[14..34]), 0xffff);
-                assert!(inspect(&h, frame_len).is_ok(), "a rewritten frame still parses");
+                assert!(
+                    inspect(&h, frame_len).is_ok(),
+                    "a rewritten frame still parses"
+                );
             }
         }
     }
