@@ -10,18 +10,20 @@
 //! kernels count no checksum errors), `query` totals equal what was sent
 //! while media-core's own workers handled only the latching packets, XDP
 //! traffic keeps the call alive past the idle timeout, and `delete` stops
-//! forwarding. Run in native (driver) and generic (SKB) mode. Needs root.
+//! forwarding. A second call, SRTP passed end to end (SDES, the answerer
+//! takes the offerer's key), is offloaded the same way. Run in native
+//! (driver) and generic (SKB) mode. Needs root.
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on any setup error")]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use sluice_ng::{Dict, Value};
+use sluice_ng::Value;
 use sluice_tests::netns::{is_root, Namespace, Veth};
 use sluice_tests::ng::{self, media_core_xdp, totals};
 use sluice_tests::rtp::rtp_packet;
-use sluice_tests::sdp::{audio_endpoint, audio_sdp, PCMU};
+use sluice_tests::sdp::{audio_endpoint, audio_sdp, savp_audio_sdp, PCMU};
 use sluice_tests::{call_id, PortBlock, Relay, RelayKind, RelayOptions};
 
 struct Topology {
@@ -123,12 +125,8 @@ fn receive(sock: &UdpSocket, ssrc: u32, relay: SocketAddr, quiet: Duration) -> u
     n
 }
 
-fn query(client: &mut sluice_ng::client::Client, call: &str) -> Dict {
-    ng::query(client, call)
-}
-
 fn xdp_view(client: &mut sluice_ng::client::Client, call: &str) -> Vec<(bool, i64)> {
-    media_core_xdp(&query(client, call))
+    media_core_xdp(&ng::query(client, call))
 }
 
 fn fast_path_end_to_end(mode: &str, tag: char, octet: u8) {
@@ -169,159 +167,27 @@ fn fast_path_end_to_end(mode: &str, tag: char, octet: u8) {
     );
 
     let mut client = relay.client();
+    let plain = Endpoints::new(&topo, 40_000, 42_000);
     let call = call_id("xdp");
-    let carrier_port = 40_000;
-    let platform_port = 42_000;
-    let offer = audio_sdp(IpAddr::V4(topo.carrier_ip), carrier_port, &[PCMU], 20);
-    let direction = Value::List(vec![
-        topo.relay_carrier_ip.to_string().into(),
-        "platform".into(),
-    ]);
-    let to_platform = ng::offer_with(
-        &mut client,
-        &call,
-        "carrier",
-        &offer,
-        &[("direction", direction)],
+    let offer = audio_sdp(IpAddr::V4(topo.carrier_ip), plain.carrier_port, &[PCMU], 20);
+    let answer = audio_sdp(
+        IpAddr::V4(topo.platform_ip),
+        plain.platform_port,
+        &[PCMU],
+        20,
     );
-    let answer = audio_sdp(IpAddr::V4(topo.platform_ip), platform_port, &[PCMU], 20);
-    let to_carrier = ng::answer(&mut client, &call, "carrier", "platform", &answer);
-    let relay_for_platform = audio_endpoint(&to_platform).expect("offer has an endpoint");
-    let relay_for_carrier = audio_endpoint(&to_carrier).expect("answer has an endpoint");
-    assert_eq!(relay_for_platform.ip(), IpAddr::V4(topo.relay_platform_ip));
-    assert_eq!(relay_for_carrier.ip(), IpAddr::V4(topo.relay_carrier_ip));
-
-    let carrier = topo
-        .carrier
-        .bind_udp(SocketAddr::new(topo.carrier_ip.into(), carrier_port));
-    let platform = topo
-        .platform
-        .bind_udp(SocketAddr::new(topo.platform_ip.into(), platform_port));
-    let csum_errors_before =
-        [&topo.carrier, &topo.platform].map(|ns| ns.snmp("Udp", "InCsumErrors"));
-    const UP: u32 = 0x0000_c0de;
-    const DOWN: u32 = 0x0000_beef;
-
-    // One packet each way latches both legs in userspace.
-    send(&carrier, relay_for_carrier, UP, 0, 1);
-    send(&platform, relay_for_platform, DOWN, 0, 1);
-    assert_eq!(
-        receive(
-            &platform,
-            UP,
-            relay_for_platform,
-            Duration::from_millis(500)
-        ),
-        1
-    );
-    assert_eq!(
-        receive(
-            &carrier,
-            DOWN,
-            relay_for_carrier,
-            Duration::from_millis(500)
-        ),
-        1
-    );
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while xdp_view(&mut client, &call)
-        .iter()
-        .filter(|(active, _)| *active)
-        .count()
-        < 2
-    {
-        assert!(
-            Instant::now() < deadline,
-            "both streams offloaded after latching: {}",
-            ng::show(&query(&mut client, &call))
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
-
-    // Everything from now on is forwarded by the program.
-    const N: u16 = 1000;
-    let up = {
-        let platform = platform.try_clone().unwrap();
-        thread::spawn(move || {
-            receive(
-                &platform,
-                UP,
-                relay_for_platform,
-                Duration::from_millis(700),
-            )
-        })
-    };
-    let down = {
-        let carrier = carrier.try_clone().unwrap();
-        thread::spawn(move || {
-            receive(
-                &carrier,
-                DOWN,
-                relay_for_carrier,
-                Duration::from_millis(700),
-            )
-        })
-    };
-    let sender = {
-        let platform = platform.try_clone().unwrap();
-        thread::spawn(move || send(&platform, relay_for_platform, DOWN, 1, N))
-    };
-    send(&carrier, relay_for_carrier, UP, 1, N);
-    sender.join().unwrap();
-    assert_eq!(
-        up.join().unwrap(),
-        usize::from(N),
-        "carrier -> platform: every packet arrives"
-    );
-    assert_eq!(
-        down.join().unwrap(),
-        usize::from(N),
-        "platform -> carrier: every packet arrives"
-    );
-    for (ns, before) in [&topo.carrier, &topo.platform]
-        .into_iter()
-        .zip(csum_errors_before)
-    {
-        assert_eq!(
-            ns.snmp("Udp", "InCsumErrors"),
-            before,
-            "{}: no UDP checksum errors",
-            ns.name()
-        );
-    }
-
-    let reply = query(&mut client, &call);
-    let (rtp, _) = totals(&reply);
-    assert_eq!(
-        rtp.packets,
-        2 * (i64::from(N) + 1),
-        "query totals count every packet: {}",
-        ng::show(&reply)
-    );
-    assert_eq!(rtp.bytes, 2 * (i64::from(N) + 1) * 172);
-    let xdp = media_core_xdp(&reply);
-    assert_eq!(
-        xdp.iter().map(|(_, p)| p).sum::<i64>(),
-        2 * i64::from(N),
-        "after latching the workers saw no packet of either stream: {}",
-        ng::show(&reply)
-    );
+    let relayed = plain.set_up(&mut client, &topo, &call, &offer, &answer);
+    plain.offload_and_count(&mut client, &topo, &call, &relayed);
 
     // XDP traffic is activity: 4 s of it outlive a 3 s idle timeout.
-    let keepalive = {
-        let carrier = carrier.try_clone().unwrap();
-        thread::spawn(move || {
-            for i in 0..80u16 {
-                send(&carrier, relay_for_carrier, UP, 2000 + i, 1);
-                thread::sleep(Duration::from_millis(50));
-            }
-        })
-    };
-    keepalive.join().unwrap();
+    for i in 0..80u16 {
+        send(&plain.carrier, relayed.for_carrier, UP, 2000 + i, 1);
+        thread::sleep(Duration::from_millis(50));
+    }
     let _ = receive(
-        &platform,
+        &plain.platform,
         UP,
-        relay_for_platform,
+        relayed.for_platform,
         Duration::from_millis(100),
     );
     assert!(
@@ -331,17 +197,212 @@ fn fast_path_end_to_end(mode: &str, tag: char, octet: u8) {
 
     // Delete: forwarding stops.
     ng::delete(&mut client, &call, "carrier");
-    send(&carrier, relay_for_carrier, UP, 5000, 20);
+    send(&plain.carrier, relayed.for_carrier, UP, 5000, 20);
     assert_eq!(
         receive(
-            &platform,
+            &plain.platform,
             UP,
-            relay_for_platform,
+            relayed.for_platform,
             Duration::from_millis(500)
         ),
         0,
         "nothing is forwarded after delete"
     );
+
+    // SRTP passed end to end (the answerer takes the offerer's key) needs
+    // no payload change either: the kernel forwards it too.
+    let srtp = Endpoints::new(&topo, 40_010, 42_010);
+    let call = call_id("xdp-srtp");
+    let line = vec![
+        "1 AES_CM_128_HMAC_SHA1_80 inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk".to_string(),
+    ];
+    let offer = savp_audio_sdp(
+        IpAddr::V4(topo.carrier_ip),
+        srtp.carrier_port,
+        &[PCMU],
+        20,
+        &line,
+    );
+    let answer = savp_audio_sdp(
+        IpAddr::V4(topo.platform_ip),
+        srtp.platform_port,
+        &[PCMU],
+        20,
+        &line,
+    );
+    let relayed = srtp.set_up(&mut client, &topo, &call, &offer, &answer);
+    let reply = ng::query(&mut client, &call);
+    assert!(
+        ng::show(&reply).contains("pass-through"),
+        "SDES pass-through negotiated: {}",
+        ng::show(&reply)
+    );
+    srtp.offload_and_count(&mut client, &topo, &call, &relayed);
+    ng::delete(&mut client, &call, "carrier");
+}
+
+const UP: u32 = 0x0000_c0de;
+const DOWN: u32 = 0x0000_beef;
+/// Packets per direction once a stream is offloaded.
+const N: u16 = 1000;
+
+/// The relay's addresses for each side of one call.
+struct Relayed {
+    for_carrier: SocketAddr,
+    for_platform: SocketAddr,
+}
+
+/// One call's endpoints: a socket in each namespace.
+struct Endpoints {
+    carrier_port: u16,
+    platform_port: u16,
+    carrier: UdpSocket,
+    platform: UdpSocket,
+}
+
+impl Endpoints {
+    fn new(topo: &Topology, carrier_port: u16, platform_port: u16) -> Self {
+        Self {
+            carrier_port,
+            platform_port,
+            carrier: topo
+                .carrier
+                .bind_udp(SocketAddr::new(topo.carrier_ip.into(), carrier_port)),
+            platform: topo
+                .platform
+                .bind_udp(SocketAddr::new(topo.platform_ip.into(), platform_port)),
+        }
+    }
+
+    /// Offer from the carrier (one leg per interface), answer from the
+    /// platform; returns where the relay wants each side's media.
+    fn set_up(
+        &self,
+        client: &mut sluice_ng::client::Client,
+        topo: &Topology,
+        call: &str,
+        offer: &str,
+        answer: &str,
+    ) -> Relayed {
+        let direction = Value::List(vec![
+            topo.relay_carrier_ip.to_string().into(),
+            "platform".into(),
+        ]);
+        let to_platform =
+            ng::offer_with(client, call, "carrier", offer, &[("direction", direction)]);
+        let to_carrier = ng::answer(client, call, "carrier", "platform", answer);
+        let relayed = Relayed {
+            for_platform: audio_endpoint(&to_platform).expect("offer has an endpoint"),
+            for_carrier: audio_endpoint(&to_carrier).expect("answer has an endpoint"),
+        };
+        assert_eq!(
+            relayed.for_platform.ip(),
+            IpAddr::V4(topo.relay_platform_ip)
+        );
+        assert_eq!(relayed.for_carrier.ip(), IpAddr::V4(topo.relay_carrier_ip));
+        relayed
+    }
+
+    /// One packet each way latches both legs in userspace; then both
+    /// streams must move into the kernel and carry N packets each way,
+    /// intact, with valid checksums, counted exactly.
+    fn offload_and_count(
+        &self,
+        client: &mut sluice_ng::client::Client,
+        topo: &Topology,
+        call: &str,
+        relayed: &Relayed,
+    ) {
+        let csum_errors_before =
+            [&topo.carrier, &topo.platform].map(|ns| ns.snmp("Udp", "InCsumErrors"));
+        send(&self.carrier, relayed.for_carrier, UP, 0, 1);
+        send(&self.platform, relayed.for_platform, DOWN, 0, 1);
+        assert_eq!(
+            receive(
+                &self.platform,
+                UP,
+                relayed.for_platform,
+                Duration::from_millis(500)
+            ),
+            1
+        );
+        assert_eq!(
+            receive(
+                &self.carrier,
+                DOWN,
+                relayed.for_carrier,
+                Duration::from_millis(500)
+            ),
+            1
+        );
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while xdp_view(client, call)
+            .iter()
+            .filter(|(active, _)| *active)
+            .count()
+            < 2
+        {
+            assert!(
+                Instant::now() < deadline,
+                "both streams offloaded after latching: {}",
+                ng::show(&ng::query(client, call))
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+
+        let (for_carrier, for_platform) = (relayed.for_carrier, relayed.for_platform);
+        let up = {
+            let platform = self.platform.try_clone().unwrap();
+            thread::spawn(move || receive(&platform, UP, for_platform, Duration::from_millis(700)))
+        };
+        let down = {
+            let carrier = self.carrier.try_clone().unwrap();
+            thread::spawn(move || receive(&carrier, DOWN, for_carrier, Duration::from_millis(700)))
+        };
+        let sender = {
+            let platform = self.platform.try_clone().unwrap();
+            thread::spawn(move || send(&platform, for_platform, DOWN, 1, N))
+        };
+        send(&self.carrier, for_carrier, UP, 1, N);
+        sender.join().unwrap();
+        assert_eq!(
+            up.join().unwrap(),
+            usize::from(N),
+            "carrier -> platform: every packet arrives"
+        );
+        assert_eq!(
+            down.join().unwrap(),
+            usize::from(N),
+            "platform -> carrier: every packet arrives"
+        );
+        for (ns, before) in [&topo.carrier, &topo.platform]
+            .into_iter()
+            .zip(csum_errors_before)
+        {
+            assert_eq!(
+                ns.snmp("Udp", "InCsumErrors"),
+                before,
+                "{}: no UDP checksum errors",
+                ns.name()
+            );
+        }
+
+        let reply = ng::query(client, call);
+        let (rtp, _) = totals(&reply);
+        assert_eq!(
+            rtp.packets,
+            2 * (i64::from(N) + 1),
+            "query totals count every packet: {}",
+            ng::show(&reply)
+        );
+        assert_eq!(rtp.bytes, 2 * (i64::from(N) + 1) * 172);
+        assert_eq!(
+            media_core_xdp(&reply).iter().map(|(_, p)| p).sum::<i64>(),
+            2 * i64::from(N),
+            "after latching the workers saw no packet of either stream: {}",
+            ng::show(&reply)
+        );
+    }
 }
 
 #[test]
