@@ -12,7 +12,9 @@
 //! traffic keeps the call alive past the idle timeout, and `delete` stops
 //! forwarding. A second call, SRTP passed end to end (SDES, the answerer
 //! takes the offerer's key), is offloaded the same way. Run in native
-//! (driver) and generic (SKB) mode. Needs root.
+//! (driver) and generic (SKB) mode; in generic mode a third call has both
+//! legs behind one interface, so the program transmits back out of it
+//! (`XDP_TX`). Needs root.
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on any setup error")]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
@@ -167,27 +169,33 @@ fn fast_path_end_to_end(mode: &str, tag: char, octet: u8) {
     );
 
     let mut client = relay.client();
-    let plain = Endpoints::new(&topo, 40_000, 42_000);
-    let call = call_id("xdp");
-    let offer = audio_sdp(IpAddr::V4(topo.carrier_ip), plain.carrier_port, &[PCMU], 20);
-    let answer = audio_sdp(
-        IpAddr::V4(topo.platform_ip),
-        plain.platform_port,
-        &[PCMU],
-        20,
+    let carrier_side = topo.relay_carrier_ip.to_string();
+    let across = [carrier_side.as_str(), "platform"];
+    let plain = Endpoints::bind(
+        (
+            &topo.carrier,
+            SocketAddr::new(topo.carrier_ip.into(), 40_000),
+        ),
+        (
+            &topo.platform,
+            SocketAddr::new(topo.platform_ip.into(), 42_000),
+        ),
     );
-    let relayed = plain.set_up(&mut client, &topo, &call, &offer, &answer);
+    let call = call_id("xdp");
+    let relayed = plain.set_up(&mut client, &call, across, &plain.sdp(&[]));
+    assert_eq!(relayed.for_caller.ip(), IpAddr::V4(topo.relay_carrier_ip));
+    assert_eq!(relayed.for_callee.ip(), IpAddr::V4(topo.relay_platform_ip));
     plain.offload_and_count(&mut client, &topo, &call, &relayed);
 
     // XDP traffic is activity: 4 s of it outlive a 3 s idle timeout.
     for i in 0..80u16 {
-        send(&plain.carrier, relayed.for_carrier, UP, 2000 + i, 1);
+        send(&plain.caller, relayed.for_caller, UP, 2000 + i, 1);
         thread::sleep(Duration::from_millis(50));
     }
     let _ = receive(
-        &plain.platform,
+        &plain.callee,
         UP,
-        relayed.for_platform,
+        relayed.for_callee,
         Duration::from_millis(100),
     );
     assert!(
@@ -197,12 +205,12 @@ fn fast_path_end_to_end(mode: &str, tag: char, octet: u8) {
 
     // Delete: forwarding stops.
     ng::delete(&mut client, &call, "carrier");
-    send(&plain.carrier, relayed.for_carrier, UP, 5000, 20);
+    send(&plain.caller, relayed.for_caller, UP, 5000, 20);
     assert_eq!(
         receive(
-            &plain.platform,
+            &plain.callee,
             UP,
-            relayed.for_platform,
+            relayed.for_callee,
             Duration::from_millis(500)
         ),
         0,
@@ -211,26 +219,20 @@ fn fast_path_end_to_end(mode: &str, tag: char, octet: u8) {
 
     // SRTP passed end to end (the answerer takes the offerer's key) needs
     // no payload change either: the kernel forwards it too.
-    let srtp = Endpoints::new(&topo, 40_010, 42_010);
+    let srtp = Endpoints::bind(
+        (
+            &topo.carrier,
+            SocketAddr::new(topo.carrier_ip.into(), 40_010),
+        ),
+        (
+            &topo.platform,
+            SocketAddr::new(topo.platform_ip.into(), 42_010),
+        ),
+    );
     let call = call_id("xdp-srtp");
-    let line = vec![
-        "1 AES_CM_128_HMAC_SHA1_80 inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk".to_string(),
-    ];
-    let offer = savp_audio_sdp(
-        IpAddr::V4(topo.carrier_ip),
-        srtp.carrier_port,
-        &[PCMU],
-        20,
-        &line,
-    );
-    let answer = savp_audio_sdp(
-        IpAddr::V4(topo.platform_ip),
-        srtp.platform_port,
-        &[PCMU],
-        20,
-        &line,
-    );
-    let relayed = srtp.set_up(&mut client, &topo, &call, &offer, &answer);
+    let line =
+        ["1 AES_CM_128_HMAC_SHA1_80 inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk".to_string()];
+    let relayed = srtp.set_up(&mut client, &call, across, &srtp.sdp(&line));
     let reply = ng::query(&mut client, &call);
     assert!(
         ng::show(&reply).contains("pass-through"),
@@ -239,6 +241,28 @@ fn fast_path_end_to_end(mode: &str, tag: char, octet: u8) {
     );
     srtp.offload_and_count(&mut client, &topo, &call, &relayed);
     ng::delete(&mut client, &call, "carrier");
+
+    if mode == "generic" {
+        // Both legs behind the same interface: the program sends the
+        // packet back out where it came in (XDP_TX). On veth, native-mode
+        // XDP_TX needs a program on the peer too, so only generic mode
+        // runs this here.
+        let hairpin = Endpoints::bind(
+            (
+                &topo.carrier,
+                SocketAddr::new(topo.carrier_ip.into(), 40_020),
+            ),
+            (
+                &topo.carrier,
+                SocketAddr::new(topo.carrier_ip.into(), 40_030),
+            ),
+        );
+        let call = call_id("xdp-hairpin");
+        let same = [carrier_side.as_str(), carrier_side.as_str()];
+        let relayed = hairpin.set_up(&mut client, &call, same, &hairpin.sdp(&[]));
+        hairpin.offload_and_count(&mut client, &topo, &call, &relayed);
+        ng::delete(&mut client, &call, "carrier");
+    }
 }
 
 const UP: u32 = 0x0000_c0de;
@@ -246,61 +270,58 @@ const DOWN: u32 = 0x0000_beef;
 /// Packets per direction once a stream is offloaded.
 const N: u16 = 1000;
 
-/// The relay's addresses for each side of one call.
+/// The relay's addresses for each party of one call.
 struct Relayed {
-    for_carrier: SocketAddr,
-    for_platform: SocketAddr,
+    for_caller: SocketAddr,
+    for_callee: SocketAddr,
 }
 
-/// One call's endpoints: a socket in each namespace.
+/// One call's parties: a socket each, in their namespaces.
 struct Endpoints {
-    carrier_port: u16,
-    platform_port: u16,
-    carrier: UdpSocket,
-    platform: UdpSocket,
+    caller: UdpSocket,
+    callee: UdpSocket,
+    caller_addr: SocketAddr,
+    callee_addr: SocketAddr,
 }
 
 impl Endpoints {
-    fn new(topo: &Topology, carrier_port: u16, platform_port: u16) -> Self {
+    fn bind(caller: (&Namespace, SocketAddr), callee: (&Namespace, SocketAddr)) -> Self {
         Self {
-            carrier_port,
-            platform_port,
-            carrier: topo
-                .carrier
-                .bind_udp(SocketAddr::new(topo.carrier_ip.into(), carrier_port)),
-            platform: topo
-                .platform
-                .bind_udp(SocketAddr::new(topo.platform_ip.into(), platform_port)),
+            caller: caller.0.bind_udp(caller.1),
+            callee: callee.0.bind_udp(callee.1),
+            caller_addr: caller.1,
+            callee_addr: callee.1,
         }
     }
 
-    /// Offer from the carrier (one leg per interface), answer from the
-    /// platform; returns where the relay wants each side's media.
+    /// The caller's and the callee's SDP (RTP/SAVP with `crypto` lines
+    /// if any).
+    fn sdp(&self, crypto: &[String]) -> [String; 2] {
+        [self.caller_addr, self.callee_addr].map(|a| {
+            if crypto.is_empty() {
+                audio_sdp(a.ip(), a.port(), &[PCMU], 20)
+            } else {
+                savp_audio_sdp(a.ip(), a.port(), &[PCMU], 20, crypto)
+            }
+        })
+    }
+
+    /// Offer from the caller, answer from the callee, each leg on the
+    /// named interface; returns where the relay wants each party's media.
     fn set_up(
         &self,
         client: &mut sluice_ng::client::Client,
-        topo: &Topology,
         call: &str,
-        offer: &str,
-        answer: &str,
+        direction: [&str; 2],
+        [offer, answer]: &[String; 2],
     ) -> Relayed {
-        let direction = Value::List(vec![
-            topo.relay_carrier_ip.to_string().into(),
-            "platform".into(),
-        ]);
-        let to_platform =
-            ng::offer_with(client, call, "carrier", offer, &[("direction", direction)]);
-        let to_carrier = ng::answer(client, call, "carrier", "platform", answer);
-        let relayed = Relayed {
-            for_platform: audio_endpoint(&to_platform).expect("offer has an endpoint"),
-            for_carrier: audio_endpoint(&to_carrier).expect("answer has an endpoint"),
-        };
-        assert_eq!(
-            relayed.for_platform.ip(),
-            IpAddr::V4(topo.relay_platform_ip)
-        );
-        assert_eq!(relayed.for_carrier.ip(), IpAddr::V4(topo.relay_carrier_ip));
-        relayed
+        let direction = Value::List(direction.iter().map(|d| (*d).into()).collect());
+        let to_callee = ng::offer_with(client, call, "carrier", offer, &[("direction", direction)]);
+        let to_caller = ng::answer(client, call, "carrier", "platform", answer);
+        Relayed {
+            for_callee: audio_endpoint(&to_callee).expect("offer has an endpoint"),
+            for_caller: audio_endpoint(&to_caller).expect("answer has an endpoint"),
+        }
     }
 
     /// One packet each way latches both legs in userspace; then both
@@ -313,26 +334,17 @@ impl Endpoints {
         call: &str,
         relayed: &Relayed,
     ) {
-        let csum_errors_before =
-            [&topo.carrier, &topo.platform].map(|ns| ns.snmp("Udp", "InCsumErrors"));
-        send(&self.carrier, relayed.for_carrier, UP, 0, 1);
-        send(&self.platform, relayed.for_platform, DOWN, 0, 1);
+        let namespaces = [&topo.carrier, &topo.platform];
+        let csum_errors_before = namespaces.map(|ns| ns.snmp("Udp", "InCsumErrors"));
+        let (for_caller, for_callee) = (relayed.for_caller, relayed.for_callee);
+        send(&self.caller, for_caller, UP, 0, 1);
+        send(&self.callee, for_callee, DOWN, 0, 1);
         assert_eq!(
-            receive(
-                &self.platform,
-                UP,
-                relayed.for_platform,
-                Duration::from_millis(500)
-            ),
+            receive(&self.callee, UP, for_callee, Duration::from_millis(500)),
             1
         );
         assert_eq!(
-            receive(
-                &self.carrier,
-                DOWN,
-                relayed.for_carrier,
-                Duration::from_millis(500)
-            ),
+            receive(&self.caller, DOWN, for_caller, Duration::from_millis(500)),
             1
         );
         let deadline = Instant::now() + Duration::from_secs(3);
@@ -350,35 +362,31 @@ impl Endpoints {
             thread::sleep(Duration::from_millis(20));
         }
 
-        let (for_carrier, for_platform) = (relayed.for_carrier, relayed.for_platform);
         let up = {
-            let platform = self.platform.try_clone().unwrap();
-            thread::spawn(move || receive(&platform, UP, for_platform, Duration::from_millis(700)))
+            let callee = self.callee.try_clone().unwrap();
+            thread::spawn(move || receive(&callee, UP, for_callee, Duration::from_millis(700)))
         };
         let down = {
-            let carrier = self.carrier.try_clone().unwrap();
-            thread::spawn(move || receive(&carrier, DOWN, for_carrier, Duration::from_millis(700)))
+            let caller = self.caller.try_clone().unwrap();
+            thread::spawn(move || receive(&caller, DOWN, for_caller, Duration::from_millis(700)))
         };
         let sender = {
-            let platform = self.platform.try_clone().unwrap();
-            thread::spawn(move || send(&platform, for_platform, DOWN, 1, N))
+            let callee = self.callee.try_clone().unwrap();
+            thread::spawn(move || send(&callee, for_callee, DOWN, 1, N))
         };
-        send(&self.carrier, for_carrier, UP, 1, N);
+        send(&self.caller, for_caller, UP, 1, N);
         sender.join().unwrap();
         assert_eq!(
             up.join().unwrap(),
             usize::from(N),
-            "carrier -> platform: every packet arrives"
+            "caller -> callee: every packet arrives"
         );
         assert_eq!(
             down.join().unwrap(),
             usize::from(N),
-            "platform -> carrier: every packet arrives"
+            "callee -> caller: every packet arrives"
         );
-        for (ns, before) in [&topo.carrier, &topo.platform]
-            .into_iter()
-            .zip(csum_errors_before)
-        {
+        for (ns, before) in namespaces.into_iter().zip(csum_errors_before) {
             assert_eq!(
                 ns.snmp("Udp", "InCsumErrors"),
                 before,
