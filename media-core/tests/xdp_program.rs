@@ -482,10 +482,10 @@ fn program_cases() {
     fx.expect_pass("TCP", &tcp, Outcome::NotUdp);
     let mut ipv6 = input.clone();
     ipv6[12..14].copy_from_slice(&[0x86, 0xdd]);
-    fx.expect_pass("IPv6", &ipv6, Outcome::NotIpv4);
+    fx.expect_pass("IPv4 header under the IPv6 ethertype", &ipv6, Outcome::NotIp);
     let mut vlan = input.clone();
     vlan[12..14].copy_from_slice(&[0x81, 0x00]);
-    fx.expect_pass("VLAN tag", &vlan, Outcome::NotIpv4);
+    fx.expect_pass("VLAN tag", &vlan, Outcome::NotIp);
 
     // Next hop not resolved yet: the kernel path resolves it.
     let unresolved = action((CALLER, 4004), (Y0, 30014), (UNRESOLVED, 5004), 10);

@@ -9,5 +9,6 @@
 
 pub mod maps;
 pub mod packet;
+pub mod packet6;
 
 pub use maps::*;

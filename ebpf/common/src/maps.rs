@@ -5,13 +5,15 @@
 use core::mem::size_of;
 
 /// Bumped whenever a type below changes shape.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 
 /// The XDP program's name in the object; carries [`LAYOUT_VERSION`].
-pub const PROGRAM_NAME: &str = "sluice_xdp_v1";
+pub const PROGRAM_NAME: &str = "sluice_xdp_v2";
 
-/// `HashMap<FlowKey, FlowAction>`: the offloaded streams.
+/// `HashMap<FlowKey, FlowAction>`: the offloaded IPv4 streams.
 pub const FLOWS_MAP: &str = "FLOWS";
+/// `HashMap<FlowKey6, FlowAction6>`: the offloaded IPv6 streams.
+pub const FLOWS6_MAP: &str = "FLOWS6";
 /// `PerCpuArray<FlowCounters>`: per-stream counters, indexed by
 /// [`FlowAction::counter`].
 pub const COUNTERS_MAP: &str = "COUNTERS";
@@ -26,7 +28,8 @@ pub const DEFAULT_MAX_FLOWS: u32 = 65_536;
 /// Most interfaces in [`EGRESS_MAP`].
 pub const MAX_EGRESS: u32 = 64;
 
-/// Which local socket a packet is for: its destination address and port.
+/// Which local IPv4 socket a packet is for: its destination address and
+/// port.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct FlowKey {
@@ -76,6 +79,53 @@ pub struct FlowAction {
     pub counter: u32,
 }
 
+/// Which local IPv6 socket a packet is for: its destination address and
+/// port.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct FlowKey6 {
+    /// Local IPv6 address, network order.
+    pub addr: [u8; 16],
+    /// Local UDP port, network order.
+    pub port: [u8; 2],
+    /// Always zero.
+    pub pad: [u8; 2],
+}
+
+impl FlowKey6 {
+    /// The key of local `addr`:`port` (port in host order).
+    pub const fn new(addr: [u8; 16], port: u16) -> Self {
+        Self {
+            addr,
+            port: port.to_be_bytes(),
+            pad: [0; 2],
+        }
+    }
+}
+
+/// [`FlowAction`] for an IPv6 stream.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FlowAction6 {
+    /// Only packets from this address are forwarded, unless
+    /// [`FLOW_ANY_SOURCE`] is set.
+    pub expect_addr: [u8; 16],
+    /// New source address: the outbound leg's local address.
+    pub src_addr: [u8; 16],
+    /// New destination address: the outbound leg's remote.
+    pub dst_addr: [u8; 16],
+    /// Only packets from this port are forwarded.
+    pub expect_port: [u8; 2],
+    /// New source port.
+    pub src_port: [u8; 2],
+    /// New destination port.
+    pub dst_port: [u8; 2],
+    /// `FLOW_*` bits.
+    pub flags: u16,
+    /// Index into [`COUNTERS_MAP`] (shared with IPv4 flows).
+    pub counter: u32,
+}
+
 /// What the program forwarded for one stream, on one CPU.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -97,15 +147,16 @@ pub enum Outcome {
     Transmitted = 1,
     /// Shorter than Ethernet + IPv4 + UDP + RTP headers.
     Short = 2,
-    /// Not IPv4 (IPv6, ARP, VLAN-tagged...).
-    NotIpv4 = 3,
-    /// IPv4 with options (IHL > 5).
+    /// Neither IPv4 nor IPv6 (ARP, VLAN-tagged...).
+    NotIp = 3,
+    /// IPv4 with options (IHL > 5), or IPv6 with extension headers.
     IpOptions = 4,
     /// A fragment.
     Fragment = 5,
     /// Not UDP.
     NotUdp = 6,
-    /// IPv4 header checksum wrong, or lengths inconsistent.
+    /// IPv4 header checksum wrong, lengths inconsistent, or an IPv6 UDP
+    /// packet without a checksum.
     BadHeader = 7,
     /// No offloaded stream for the destination.
     NoFlow = 8,
@@ -127,7 +178,7 @@ impl Outcome {
         Outcome::Redirected,
         Outcome::Transmitted,
         Outcome::Short,
-        Outcome::NotIpv4,
+        Outcome::NotIp,
         Outcome::IpOptions,
         Outcome::Fragment,
         Outcome::NotUdp,
@@ -145,7 +196,7 @@ impl Outcome {
             Outcome::Redirected => "redirected",
             Outcome::Transmitted => "transmitted",
             Outcome::Short => "short",
-            Outcome::NotIpv4 => "not IPv4",
+            Outcome::NotIp => "not IP",
             Outcome::IpOptions => "IP options",
             Outcome::Fragment => "fragment",
             Outcome::NotUdp => "not UDP",
@@ -162,12 +213,15 @@ impl Outcome {
 const _: () = assert!(size_of::<FlowKey>() == 8);
 const _: () = assert!(size_of::<FlowAction>() == 24);
 const _: () = assert!(size_of::<FlowCounters>() == 16);
+const _: () = assert!(size_of::<FlowKey6>() == 20);
+const _: () = assert!(size_of::<FlowAction6>() == 60);
+const _: () = assert!(core::mem::align_of::<FlowAction6>() == 4);
 const _: () = assert!(core::mem::align_of::<FlowAction>() == 4);
 
 #[cfg(feature = "user")]
 mod pod {
     #![allow(unsafe_code, reason = "aya::Pod is an unsafe marker trait")]
-    use super::{FlowAction, FlowCounters, FlowKey};
+    use super::{FlowAction, FlowAction6, FlowCounters, FlowKey, FlowKey6};
 
     // SAFETY: repr(C), only integer arrays and integers, no implicit
     // padding (sizes asserted above): every bit pattern is valid.
@@ -176,4 +230,8 @@ mod pod {
     unsafe impl aya::Pod for FlowAction {}
     // SAFETY: as above.
     unsafe impl aya::Pod for FlowCounters {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for FlowKey6 {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for FlowAction6 {}
 }

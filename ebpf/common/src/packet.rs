@@ -112,7 +112,7 @@ fn put16(h: &mut [u8; HEADER_LEN], at: usize, v: u16) {
 /// Folds a 32-bit accumulator of 16-bit words into a ones' complement sum.
 /// Two rounds suffice for any sum of fewer than 65 536 words.
 #[inline(always)]
-fn fold(sum: u32) -> u16 {
+pub(crate) fn fold(sum: u32) -> u16 {
     let sum = (sum & 0xffff) + (sum >> 16);
     let sum = (sum & 0xffff) + (sum >> 16);
     sum as u16
@@ -147,13 +147,13 @@ pub fn inspect(h: &[u8; HEADER_LEN], frame_len: usize) -> Result<Udp4, Outcome> 
     if frame_len < MIN_FRAME {
         return Err(Outcome::Short);
     }
-    // VLAN-tagged frames (0x8100, 0x88a8) land here too.
+    // VLAN-tagged and IPv6 frames land here too (IPv6 has `packet6`).
     if be16(h, ETH_TYPE) != ETHERTYPE_IPV4 {
-        return Err(Outcome::NotIpv4);
+        return Err(Outcome::NotIp);
     }
     let ver_ihl = h[IP_VER_IHL];
     if ver_ihl >> 4 != 4 {
-        return Err(Outcome::NotIpv4);
+        return Err(Outcome::NotIp);
     }
     if ver_ihl & 0x0f != 5 {
         return Err(Outcome::IpOptions);
@@ -195,7 +195,7 @@ pub fn inspect(h: &[u8; HEADER_LEN], frame_len: usize) -> Result<Udp4, Outcome> 
 /// Adds the RFC 1624 (eqn 3) update for one 16-bit word changing from
 /// `old` to `new` to a running sum.
 #[inline(always)]
-fn csum_replace(sum: u32, old: u16, new: u16) -> u32 {
+pub(crate) fn csum_replace(sum: u32, old: u16, new: u16) -> u32 {
     sum + u32::from(!old) + u32::from(new)
 }
 
@@ -437,18 +437,18 @@ mod tests {
     fn not_ipv4() {
         let mut f = frame(&Spec::default());
         f[12..14].copy_from_slice(&[0x86, 0xdd]);
-        assert_eq!(check(&f), Err(Outcome::NotIpv4));
+        assert_eq!(check(&f), Err(Outcome::NotIp));
 
         let mut f = frame(&Spec::default());
         f[12..14].copy_from_slice(&[0x81, 0x00]);
-        assert_eq!(check(&f), Err(Outcome::NotIpv4), "VLAN tag");
+        assert_eq!(check(&f), Err(Outcome::NotIp), "VLAN tag");
 
         let mut f = frame(&Spec::default());
         f[14] = 0x65;
         reseal(&mut f);
         assert_eq!(
             check(&f),
-            Err(Outcome::NotIpv4),
+            Err(Outcome::NotIp),
             "IP version 6 in an IPv4 frame"
         );
     }
