@@ -699,7 +699,7 @@ mod tests {
             let mut h: [u8; HEADER_LEN] = rng.bytes();
             // Bias towards frames that get past the first checks, so the
             // deeper ones see random input too.
-            if rng.next() % 2 == 0 {
+            if rng.next().is_multiple_of(2) {
                 h[12] = 0x08;
                 h[13] = 0x00;
                 h[14] = 0x45;
