@@ -8,15 +8,15 @@
 //! thread ends, whatever happens) with two veth pairs. Needs root.
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on any setup error")]
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::process::Command;
 
 use aya::maps::{DevMapHash, HashMap, MapData, PerCpuArray};
 use aya::programs::{TestRun, TestRunOptions, Xdp};
 use aya::{Ebpf, EbpfLoader};
 use sluice_ebpf_common::{
-    FlowAction, FlowCounters, FlowKey, Outcome, COUNTERS_MAP, EGRESS_MAP, FLOWS_MAP,
-    FLOW_ANY_SOURCE, OUTCOMES_MAP, PROGRAM_NAME,
+    FlowAction, FlowAction6, FlowCounters, FlowKey, FlowKey6, Outcome, COUNTERS_MAP, EGRESS_MAP,
+    FLOWS6_MAP, FLOWS_MAP, FLOW_ANY_SOURCE, OUTCOMES_MAP, PROGRAM_NAME,
 };
 
 const XDP_PASS: u32 = 2;
@@ -32,6 +32,10 @@ const Y0: Ipv4Addr = Ipv4Addr::new(10, 99, 1, 1);
 const CALLEE: Ipv4Addr = Ipv4Addr::new(10, 99, 1, 2);
 const UNRESOLVED: Ipv4Addr = Ipv4Addr::new(10, 99, 1, 9);
 const CALLEE_MAC: [u8; 6] = [0x02, 0, 0, 0, 1, 2];
+const X0_6: Ipv6Addr = Ipv6Addr::new(0xfd99, 0, 0, 0, 0, 0, 0, 1);
+const CALLER6: Ipv6Addr = Ipv6Addr::new(0xfd99, 0, 0, 0, 0, 0, 0, 2);
+const Y0_6: Ipv6Addr = Ipv6Addr::new(0xfd99, 1, 0, 0, 0, 0, 0, 1);
+const CALLEE6: Ipv6Addr = Ipv6Addr::new(0xfd99, 1, 0, 0, 0, 0, 0, 2);
 const HAIRPIN_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 3];
 
 fn run(cmd: &str, args: &[&str]) {
@@ -88,9 +92,13 @@ fn enter_test_namespace() {
     let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
     assert_eq!(rc, 0, "unshare: {}", std::io::Error::last_os_error());
     run("ip", &["link", "set", "lo", "up"]);
-    for (a, b, addr) in [("x0", "x1", "10.99.0.1/24"), ("y0", "y1", "10.99.1.1/24")] {
+    for (a, b, addr, addr6) in [
+        ("x0", "x1", "10.99.0.1/24", "fd99::1/64"),
+        ("y0", "y1", "10.99.1.1/24", "fd99:1::1/64"),
+    ] {
         run("ip", &["link", "add", a, "type", "veth", "peer", "name", b]);
         run("ip", &["addr", "add", addr, "dev", a]);
+        run("ip", &["-6", "addr", "add", addr6, "dev", a, "nodad"]);
         run("ip", &["link", "set", a, "up"]);
         run("ip", &["link", "set", b, "up"]);
     }
@@ -128,11 +136,27 @@ fn enter_test_namespace() {
             "permanent",
         ],
     );
-    set_forwarding("x0", true);
+    run(
+        "ip",
+        &[
+            "-6",
+            "neigh",
+            "replace",
+            &CALLEE6.to_string(),
+            "lladdr",
+            &lladdr(CALLEE_MAC),
+            "dev",
+            "y0",
+            "nud",
+            "permanent",
+        ],
+    );
+    set_forwarding("ipv4", "x0", true);
+    set_forwarding("ipv6", "x0", true);
 }
 
-fn set_forwarding(iface: &str, on: bool) {
-    let key = format!("net.ipv4.conf.{iface}.forwarding={}", u8::from(on));
+fn set_forwarding(family: &str, iface: &str, on: bool) {
+    let key = format!("net.{family}.conf.{iface}.forwarding={}", u8::from(on));
     run("sysctl", &["-qw", &key]);
 }
 
@@ -196,6 +220,44 @@ fn frame(src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16)) -> Vec<u8> {
     f
 }
 
+/// The UDP checksum a receiver computes over an IPv6 `frame`.
+fn udp6_checksum(frame: &[u8]) -> u16 {
+    let mut all = frame[22..54].to_vec();
+    let udp = &frame[54..];
+    all.extend_from_slice(&(udp.len() as u32).to_be_bytes());
+    all.extend_from_slice(&[0, 0, 0, 17]);
+    let mut udp = udp.to_vec();
+    udp[6] = 0;
+    udp[7] = 0;
+    all.extend_from_slice(&udp);
+    match checksum(&all, 0) {
+        0 => 0xffff,
+        c => c,
+    }
+}
+
+/// An Ethernet/IPv6/UDP/RTP frame with 160 bytes of payload.
+fn frame6(src: (Ipv6Addr, u16), dst: (Ipv6Addr, u16)) -> Vec<u8> {
+    let mut f = vec![0x02, 0, 0, 0, 0, 0xaa, 0x02, 0, 0, 0, 0, 0xbb, 0x86, 0xdd];
+    let udp_len = 8 + 12 + 160u16;
+    f.extend_from_slice(&[0x60, 0, 0, 0]);
+    f.extend_from_slice(&udp_len.to_be_bytes());
+    f.extend_from_slice(&[17, 17]);
+    f.extend_from_slice(&src.0.octets());
+    f.extend_from_slice(&dst.0.octets());
+    f.extend_from_slice(&src.1.to_be_bytes());
+    f.extend_from_slice(&dst.1.to_be_bytes());
+    f.extend_from_slice(&udp_len.to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.extend_from_slice(&[
+        0x80, 0x00, 0x12, 0x34, 0, 0, 0x0f, 0xa0, 0xde, 0xad, 0xbe, 0xef,
+    ]);
+    f.extend((0..160u16).map(|i| (i * 3) as u8));
+    let c = udp6_checksum(&f);
+    f[60..62].copy_from_slice(&c.to_be_bytes());
+    f
+}
+
 /// Fixes the IPv4 header checksum after a test edited the header.
 fn reseal_ip(f: &mut [u8]) {
     f[24] = 0;
@@ -216,6 +278,10 @@ impl Fixture {
 
     fn flows(&mut self) -> HashMap<&mut MapData, FlowKey, FlowAction> {
         HashMap::try_from(self.ebpf.map_mut(FLOWS_MAP).unwrap()).unwrap()
+    }
+
+    fn flows6(&mut self) -> HashMap<&mut MapData, FlowKey6, FlowAction6> {
+        HashMap::try_from(self.ebpf.map_mut(FLOWS6_MAP).unwrap()).unwrap()
     }
 
     fn egress(&mut self) -> DevMapHash<&mut MapData> {
@@ -276,6 +342,79 @@ impl Fixture {
             why.name()
         );
     }
+}
+
+/// The IPv6 path: a hit is rewritten and redirected; the rest passes.
+fn ipv6_cases(fx: &mut Fixture, y0: u32) {
+    let forward = FlowAction6 {
+        expect_addr: CALLER6.octets(),
+        src_addr: Y0_6.octets(),
+        dst_addr: CALLEE6.octets(),
+        expect_port: 4000u16.to_be_bytes(),
+        src_port: 30002u16.to_be_bytes(),
+        dst_port: 5000u16.to_be_bytes(),
+        flags: 0,
+        counter: 11,
+    };
+    fx.flows6()
+        .insert(FlowKey6::new(X0_6.octets(), 30000), forward, 0)
+        .unwrap();
+    let input = frame6((CALLER6, 4000), (X0_6, 30000));
+    let (verdict, out) = fx.run(&input);
+    assert_eq!(verdict, XDP_REDIRECT, "an IPv6 hit is redirected");
+    assert_eq!(
+        &out[0..6],
+        &CALLEE_MAC,
+        "destination MAC from the IPv6 neighbour table"
+    );
+    assert_eq!(&out[6..12], &mac("y0"));
+    assert_eq!(out[21], 64, "hop limit of a fresh packet");
+    assert_eq!(&out[22..38], &Y0_6.octets());
+    assert_eq!(&out[38..54], &CALLEE6.octets());
+    assert_eq!(&out[54..56], &30002u16.to_be_bytes());
+    assert_eq!(&out[56..58], &5000u16.to_be_bytes());
+    assert_eq!(
+        u16::from_be_bytes([out[60], out[61]]),
+        udp6_checksum(&out),
+        "IPv6 UDP checksum equals a full recomputation"
+    );
+    assert_eq!(&out[62..], &input[62..], "RTP untouched");
+    assert_eq!(
+        fx.counter(11),
+        FlowCounters {
+            packets: 1,
+            bytes: 172
+        }
+    );
+
+    fx.expect_pass(
+        "IPv6 no flow",
+        &frame6((CALLER6, 4000), (X0_6, 31000)),
+        Outcome::NoFlow,
+    );
+    fx.expect_pass(
+        "IPv6 wrong source",
+        &frame6((CALLER6, 4001), (X0_6, 30000)),
+        Outcome::WrongSource,
+    );
+    let mut hop_by_hop = input.clone();
+    hop_by_hop[20] = 0;
+    fx.expect_pass("IPv6 extension header", &hop_by_hop, Outcome::IpOptions);
+    let mut no_checksum = input.clone();
+    no_checksum[60] = 0;
+    no_checksum[61] = 0;
+    fx.expect_pass(
+        "IPv6 UDP without checksum",
+        &no_checksum,
+        Outcome::BadHeader,
+    );
+    fx.expect_pass("IPv6 runt", &input[..70], Outcome::Short);
+    fx.egress().remove(y0).unwrap();
+    fx.expect_pass("IPv6 egress not allowed", &input, Outcome::EgressNotAllowed);
+    fx.egress().insert(y0, y0, None, 0).unwrap();
+    set_forwarding("ipv6", "x0", false);
+    fx.expect_pass("IPv6 forwarding off", &input, Outcome::NoNextHop);
+    set_forwarding("ipv6", "x0", true);
 }
 
 fn action(
@@ -482,7 +621,11 @@ fn program_cases() {
     fx.expect_pass("TCP", &tcp, Outcome::NotUdp);
     let mut ipv6 = input.clone();
     ipv6[12..14].copy_from_slice(&[0x86, 0xdd]);
-    fx.expect_pass("IPv4 header under the IPv6 ethertype", &ipv6, Outcome::NotIp);
+    fx.expect_pass(
+        "IPv4 header under the IPv6 ethertype",
+        &ipv6,
+        Outcome::NotIp,
+    );
     let mut vlan = input.clone();
     vlan[12..14].copy_from_slice(&[0x81, 0x00]);
     fx.expect_pass("VLAN tag", &vlan, Outcome::NotIp);
@@ -504,9 +647,11 @@ fn program_cases() {
     fx.egress().insert(y0, y0, None, 0).unwrap();
 
     // A host that does not forward gets no next hop from the kernel.
-    set_forwarding("x0", false);
+    set_forwarding("ipv4", "x0", false);
     fx.expect_pass("forwarding off", &input, Outcome::NoNextHop);
-    set_forwarding("x0", true);
+    set_forwarding("ipv4", "x0", true);
+
+    ipv6_cases(&mut fx, y0);
 
     // Removing the flow ends forwarding.
     fx.flows()

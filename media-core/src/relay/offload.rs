@@ -2,13 +2,15 @@
 //!
 //! A stream qualifies when forwarding it changes nothing but addresses
 //! and ports: RTP on an RTP socket, no SRTP transform on either side
-//! (plain, or SRTP passed end to end), IPv4 local and remote addresses,
-//! and a known source to accept (the latched address, or any source when
-//! the leg is asymmetric and not strict). RTCP always stays in userspace.
+//! (plain, or SRTP passed end to end), bound and known addresses of one
+//! family on both sides (IPv4 or IPv6; a leg translated between them
+//! changes the header size, which the program does not do), and a known
+//! source to accept (the latched address, or any source when the leg is
+//! asymmetric and not strict). RTCP always stays in userspace.
 
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 
-use sluice_ebpf_common::{FlowAction, FlowKey, FLOW_ANY_SOURCE};
+use sluice_ebpf_common::{FlowAction, FlowAction6, FlowKey, FlowKey6, FLOW_ANY_SOURCE};
 
 use super::counters::Counter;
 use super::table::{LatchPolicy, Role};
@@ -16,11 +18,42 @@ use super::table::{LatchPolicy, Role};
 /// One stream as the program sees it: packets to `key` get `action`
 /// (whose `counter` the installer fills in).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FlowSpec {
-    /// The local address and port packets arrive at.
-    pub key: FlowKey,
-    /// Rewrite and source check.
-    pub action: FlowAction,
+pub enum FlowSpec {
+    /// An IPv4 stream.
+    V4 {
+        /// The local address and port packets arrive at.
+        key: FlowKey,
+        /// Rewrite and source check.
+        action: FlowAction,
+    },
+    /// An IPv6 stream.
+    V6 {
+        /// The local address and port packets arrive at.
+        key: FlowKey6,
+        /// Rewrite and source check.
+        action: FlowAction6,
+    },
+}
+
+impl FlowSpec {
+    /// Whether both describe packets to the same local address and port
+    /// (so one can replace the other in place).
+    pub fn same_key(&self, other: &FlowSpec) -> bool {
+        match (self, other) {
+            (FlowSpec::V4 { key: a, .. }, FlowSpec::V4 { key: b, .. }) => a == b,
+            (FlowSpec::V6 { key: a, .. }, FlowSpec::V6 { key: b, .. }) => a == b,
+            _ => false,
+        }
+    }
+
+    /// The same flow counting into slot `counter`.
+    pub fn with_counter(mut self, counter: u32) -> Self {
+        match &mut self {
+            FlowSpec::V4 { action, .. } => action.counter = counter,
+            FlowSpec::V6 { action, .. } => action.counter = counter,
+        }
+        self
+    }
 }
 
 /// A stream the fast path is forwarding.
@@ -62,11 +95,12 @@ pub struct Outbound {
     pub plain: bool,
 }
 
-fn v4(addr: Option<SocketAddr>) -> Option<SocketAddrV4> {
-    match addr? {
-        SocketAddr::V4(a) if !a.ip().is_unspecified() && a.port() != 0 => Some(a),
-        _ => None,
-    }
+/// A concrete address (not the wildcard, not port 0), as its own family
+/// (IPv4-mapped IPv6 counts as IPv4).
+fn usable(addr: Option<SocketAddr>) -> Option<SocketAddr> {
+    let addr = addr?;
+    let ip = addr.ip().to_canonical();
+    (!ip.is_unspecified() && addr.port() != 0).then_some(SocketAddr::new(ip, addr.port()))
 }
 
 /// The flow the fast path should hold for packets arriving at `inbound`
@@ -76,30 +110,63 @@ pub fn flow_for(inbound: &Inbound, outbound: &Outbound) -> Option<FlowSpec> {
     if inbound.role != Role::Rtp || !inbound.plain || !outbound.plain {
         return None;
     }
-    let local_in = v4(inbound.local)?;
-    let local_out = v4(outbound.local)?;
-    let remote = v4(outbound.remote)?;
+    let local_in = usable(inbound.local)?;
+    let local_out = usable(outbound.local)?;
+    let remote = usable(outbound.remote)?;
     let (expect, flags) = if inbound.latch.learn {
         // Until a genuine packet latches the source, userspace decides.
-        (v4(inbound.latched)?, 0)
+        (usable(inbound.latched)?, 0)
     } else if inbound.latch.strict_source {
-        (v4(inbound.sdp_remote)?, 0)
+        (usable(inbound.sdp_remote)?, 0)
     } else {
-        (SocketAddrV4::new([0, 0, 0, 0].into(), 0), FLOW_ANY_SOURCE)
+        // Any source: the address only has to be of the right family.
+        (
+            SocketAddr::new(unspecified_like(local_in.ip()), 0),
+            FLOW_ANY_SOURCE,
+        )
     };
-    Some(FlowSpec {
-        key: FlowKey::new(local_in.ip().octets(), local_in.port()),
-        action: FlowAction {
-            expect_addr: expect.ip().octets(),
-            expect_port: expect.port().to_be_bytes(),
-            flags,
-            src_addr: local_out.ip().octets(),
-            dst_addr: remote.ip().octets(),
-            src_port: local_out.port().to_be_bytes(),
-            dst_port: remote.port().to_be_bytes(),
-            counter: 0,
-        },
-    })
+    let port = |a: SocketAddr| a.port().to_be_bytes();
+    match (local_in.ip(), expect.ip(), local_out.ip(), remote.ip()) {
+        (IpAddr::V4(local), IpAddr::V4(exp), IpAddr::V4(src), IpAddr::V4(dst)) => {
+            Some(FlowSpec::V4 {
+                key: FlowKey::new(local.octets(), local_in.port()),
+                action: FlowAction {
+                    expect_addr: exp.octets(),
+                    expect_port: port(expect),
+                    flags,
+                    src_addr: src.octets(),
+                    dst_addr: dst.octets(),
+                    src_port: port(local_out),
+                    dst_port: port(remote),
+                    counter: 0,
+                },
+            })
+        }
+        (IpAddr::V6(local), IpAddr::V6(exp), IpAddr::V6(src), IpAddr::V6(dst)) => {
+            Some(FlowSpec::V6 {
+                key: FlowKey6::new(local.octets(), local_in.port()),
+                action: FlowAction6 {
+                    expect_addr: exp.octets(),
+                    src_addr: src.octets(),
+                    dst_addr: dst.octets(),
+                    expect_port: port(expect),
+                    src_port: port(local_out),
+                    dst_port: port(remote),
+                    flags,
+                    counter: 0,
+                },
+            })
+        }
+        // The legs are of different families: userspace translates.
+        _ => None,
+    }
+}
+
+fn unspecified_like(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+    }
 }
 
 #[cfg(test)]
@@ -129,11 +196,18 @@ mod tests {
         }
     }
 
+    /// The IPv4 key and action of a flow.
+    fn v4_flow(spec: Option<FlowSpec>) -> (FlowKey, FlowAction) {
+        match spec {
+            Some(FlowSpec::V4 { key, action }) => (key, action),
+            other => panic!("expected an IPv4 flow, got {other:?}"),
+        }
+    }
+
     #[test]
     fn a_latched_plain_stream_is_offloaded_with_its_rewrite() {
-        let spec = flow_for(&inbound(), &outbound()).unwrap();
-        assert_eq!(spec.key, FlowKey::new([10, 0, 0, 1], 30000));
-        let a = spec.action;
+        let (key, a) = v4_flow(flow_for(&inbound(), &outbound()));
+        assert_eq!(key, FlowKey::new([10, 0, 0, 1], 30000));
         assert_eq!(
             (a.expect_addr, a.expect_port),
             ([10, 0, 0, 2], 4000u16.to_be_bytes())
@@ -201,7 +275,7 @@ mod tests {
                 outbound(),
             ),
             (
-                "IPv6 remote",
+                "IPv4 leg to an IPv6 leg",
                 inbound(),
                 Outbound {
                     remote: addr("[2001:db8::1]:5000"),
@@ -228,32 +302,78 @@ mod tests {
             learn: false,
             ..LatchPolicy::default()
         };
-        let spec = flow_for(
+        let (_, action) = v4_flow(flow_for(
             &Inbound {
                 latch: asymmetric,
                 latched: None,
                 ..inbound()
             },
             &outbound(),
-        )
-        .unwrap();
-        assert_eq!(spec.action.flags, FLOW_ANY_SOURCE);
+        ));
+        assert_eq!(action.flags, FLOW_ANY_SOURCE);
         let strict = LatchPolicy {
             learn: false,
             strict_source: true,
             ..LatchPolicy::default()
         };
-        let spec = flow_for(
+        let (_, action) = v4_flow(flow_for(
             &Inbound {
                 latch: strict,
                 latched: None,
                 ..inbound()
             },
             &outbound(),
-        )
-        .unwrap();
-        assert_eq!(spec.action.flags, 0);
-        assert_eq!(spec.action.expect_port, 4000u16.to_be_bytes());
+        ));
+        assert_eq!(action.flags, 0);
+        assert_eq!(action.expect_port, 4000u16.to_be_bytes());
+    }
+
+    #[test]
+    fn ipv6_streams_get_ipv6_flows_and_mapped_addresses_count_as_ipv4() {
+        let v6 = |text: &str| addr(text);
+        let spec = flow_for(
+            &Inbound {
+                local: v6("[2001:db8::1]:30000"),
+                latched: v6("[2001:db8::2]:4000"),
+                sdp_remote: v6("[2001:db8::2]:4000"),
+                ..inbound()
+            },
+            &Outbound {
+                local: v6("[2001:db8:1::1]:30002"),
+                remote: v6("[2001:db8:1::2]:5000"),
+                plain: true,
+            },
+        );
+        let Some(FlowSpec::V6 { key, action }) = spec else {
+            panic!("expected an IPv6 flow, got {spec:?}");
+        };
+        let ip = |t: &str| t.parse::<std::net::Ipv6Addr>().unwrap().octets();
+        assert_eq!(key, FlowKey6::new(ip("2001:db8::1"), 30000));
+        assert_eq!(action.expect_addr, ip("2001:db8::2"));
+        assert_eq!(action.src_addr, ip("2001:db8:1::1"));
+        assert_eq!(action.dst_addr, ip("2001:db8:1::2"));
+        assert_eq!(action.dst_port, 5000u16.to_be_bytes());
+
+        // A socket bound to an IPv4-mapped address is an IPv4 stream.
+        let (key, _) = v4_flow(flow_for(
+            &Inbound {
+                local: v6("[::ffff:10.0.0.1]:30000"),
+                ..inbound()
+            },
+            &outbound(),
+        ));
+        assert_eq!(key, FlowKey::new([10, 0, 0, 1], 30000));
+        assert!(FlowSpec::V4 {
+            key,
+            action: FlowAction::default()
+        }
+        .same_key(&FlowSpec::V4 {
+            key,
+            action: FlowAction {
+                counter: 9,
+                ..FlowAction::default()
+            },
+        }));
     }
 
     mod table_tracking {
@@ -324,11 +444,11 @@ mod tests {
             ));
             let marked = changes(&mut t);
             assert!(marked.contains(&a) && marked.contains(&b), "{marked:?}");
-            let flow = t.desired_flow(a).unwrap();
-            assert_eq!(flow.key, FlowKey::new([10, 0, 0, 1], 30000));
-            assert_eq!(flow.action.expect_addr, [10, 0, 0, 2]);
+            let (key, action) = super::v4_flow(t.desired_flow(a));
+            assert_eq!(key, FlowKey::new([10, 0, 0, 1], 30000));
+            assert_eq!(action.expect_addr, [10, 0, 0, 2]);
             assert_eq!(
-                flow.action.dst_addr,
+                action.dst_addr,
                 [10, 0, 1, 2],
                 "the callee's SDP address until it latches"
             );
@@ -339,7 +459,7 @@ mod tests {
             let _ = feed(&mut t, b, "10.0.1.2:5999", now);
             assert!(changes(&mut t).contains(&a));
             assert_eq!(
-                t.desired_flow(a).unwrap().action.dst_port,
+                super::v4_flow(t.desired_flow(a)).1.dst_port,
                 5999u16.to_be_bytes()
             );
         }

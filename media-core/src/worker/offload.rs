@@ -5,8 +5,6 @@
 
 use std::time::Instant;
 
-use sluice_ebpf_common::FlowAction;
-
 use crate::relay::{CallSerial, Offload, RelayTable, SlotRef};
 use crate::xdp::{XdpError, XdpFlows};
 
@@ -44,12 +42,8 @@ impl Offloader {
         match (want, have) {
             (None, None) => {}
             (Some(want), Some(have)) if want == have.spec => {}
-            (Some(want), Some(have)) if want.key == have.spec.key => {
-                let action = FlowAction {
-                    counter: have.counter,
-                    ..want.action
-                };
-                match self.flows.update(want.key, action) {
+            (Some(want), Some(have)) if want.same_key(&have.spec) => {
+                match self.flows.update(want.with_counter(have.counter)) {
                     Ok(()) => table.set_offload(slot, Some(Offload { spec: want, ..have })),
                     Err(e) => {
                         self.report(&e);
@@ -68,7 +62,7 @@ impl Offloader {
     }
 
     fn install(&mut self, table: &mut RelayTable, slot: SlotRef, spec: crate::relay::FlowSpec) {
-        match self.flows.install(spec.key, spec.action) {
+        match self.flows.install(spec) {
             Ok(counter) => table.set_offload(
                 slot,
                 Some(Offload {
@@ -86,7 +80,7 @@ impl Offloader {
         let Some(have) = table.offload(slot) else {
             return;
         };
-        match self.flows.remove(have.spec.key, have.counter) {
+        match self.flows.remove(&have.spec, have.counter) {
             Ok(last) => table.count_offloaded(slot, last, now),
             Err(e) => self.report(&e),
         }

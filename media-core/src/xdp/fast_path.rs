@@ -5,7 +5,7 @@ use aya::maps::{DevMapHash, HashMap, MapData, PerCpuArray};
 use aya::programs::{Xdp, XdpMode as AyaMode};
 use aya::{Ebpf, EbpfLoader};
 use sluice_ebpf_common::{
-    COUNTERS_MAP, EGRESS_MAP, FLOWS_MAP, LAYOUT_VERSION, OUTCOMES_MAP, PROGRAM_NAME,
+    COUNTERS_MAP, EGRESS_MAP, FLOWS6_MAP, FLOWS_MAP, LAYOUT_VERSION, OUTCOMES_MAP, PROGRAM_NAME,
 };
 
 use super::flows::{Maps, XdpFlows};
@@ -53,6 +53,7 @@ impl XdpFastPath {
         })?;
         let mut ebpf = EbpfLoader::new()
             .map_max_entries(FLOWS_MAP, config.max_flows)
+            .map_max_entries(FLOWS6_MAP, config.max_flows)
             .map_max_entries(COUNTERS_MAP, config.max_flows)
             .load(object)
             .map_err(|e| format!("cannot load the XDP object: {}", explain(&verbose(&e))))?;
@@ -74,6 +75,12 @@ impl XdpFastPath {
         let mut attached = Vec::with_capacity(config.interfaces.len());
         for name in &config.interfaces {
             check_forwarding(name)?;
+            if !ipv6_forwarding(name) {
+                tracing::info!(
+                    interface = %name,
+                    "IPv6 streams on this interface stay in userspace (net.ipv6.conf.{name}.forwarding is off)"
+                );
+            }
             let modes: &[(AyaMode, &'static str)] = match config.mode {
                 XdpMode::Native => &[(AyaMode::Driver, "native")],
                 XdpMode::Generic => &[(AyaMode::Skb, "generic")],
@@ -106,6 +113,7 @@ impl XdpFastPath {
         }
         let maps = Maps {
             flows: take::<HashMap<_, _, _>>(&mut ebpf, FLOWS_MAP)?,
+            flows6: take::<HashMap<_, _, _>>(&mut ebpf, FLOWS6_MAP)?,
             counters: take::<PerCpuArray<_, _>>(&mut ebpf, COUNTERS_MAP)?,
             outcomes: take::<PerCpuArray<_, _>>(&mut ebpf, OUTCOMES_MAP)?,
             capacity: config.max_flows,
@@ -169,6 +177,13 @@ fn check_forwarding(name: &str) -> Result<(), String> {
         )),
         Err(_) => Err(format!("no interface `{name}`")),
     }
+}
+
+/// Whether `name` forwards IPv6 (the kernel's next-hop lookup needs it
+/// for the program's IPv6 path; IPv4 works without it).
+fn ipv6_forwarding(name: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{name}/forwarding"))
+        .is_ok_and(|v| v.trim() == "1")
 }
 
 /// An error with its sources, for one log line.

@@ -6,9 +6,9 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use aya::maps::{HashMap, MapData, PerCpuArray, PerCpuValues};
-use sluice_ebpf_common::{FlowAction, FlowCounters, FlowKey, Outcome};
+use sluice_ebpf_common::{FlowAction, FlowAction6, FlowCounters, FlowKey, FlowKey6, Outcome};
 
-use crate::relay::Counter;
+use crate::relay::{Counter, FlowSpec};
 
 /// A map operation that failed.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +37,7 @@ fn map_err(map: &'static str) -> impl FnOnce(aya::maps::MapError) -> XdpError {
 /// The program's maps and the counter-slot allocator.
 pub(super) struct Maps {
     pub(super) flows: HashMap<MapData, FlowKey, FlowAction>,
+    pub(super) flows6: HashMap<MapData, FlowKey6, FlowAction6>,
     pub(super) counters: PerCpuArray<MapData, FlowCounters>,
     pub(super) outcomes: PerCpuArray<MapData, u64>,
     pub(super) capacity: u32,
@@ -70,10 +71,10 @@ impl XdpFlows {
         self.maps.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Starts forwarding packets for `key` in the kernel as `action`
-    /// says; returns the counter slot it counts into (set in the
-    /// installed action).
-    pub fn install(&self, key: FlowKey, mut action: FlowAction) -> Result<u32, XdpError> {
+    /// Starts forwarding the packets `spec` describes in the kernel;
+    /// returns the counter slot they count into (set in the installed
+    /// action).
+    pub fn install(&self, spec: FlowSpec) -> Result<u32, XdpError> {
         let mut maps = self.lock();
         let counter = match maps.free_counters.pop() {
             Some(c) => c,
@@ -89,10 +90,7 @@ impl XdpFlows {
             .counters
             .set(counter, zero, 0)
             .map_err(map_err("COUNTERS"))
-            .and_then(|()| {
-                action.counter = counter;
-                maps.flows.insert(key, action, 0).map_err(map_err("FLOWS"))
-            });
+            .and_then(|()| maps.put(spec.with_counter(counter)));
         if let Err(e) = result {
             maps.free_counters.push(counter);
             return Err(e);
@@ -100,12 +98,10 @@ impl XdpFlows {
         Ok(counter)
     }
 
-    /// Replaces the action of an installed stream, keeping its counters.
-    pub fn update(&self, key: FlowKey, action: FlowAction) -> Result<(), XdpError> {
-        self.lock()
-            .flows
-            .insert(key, action, 0)
-            .map_err(map_err("FLOWS"))
+    /// Replaces the action of an installed stream (same key, its counter
+    /// slot set), keeping its counters.
+    pub fn update(&self, spec: FlowSpec) -> Result<(), XdpError> {
+        self.lock().put(spec)
     }
 
     /// What the program has forwarded into `counter` so far, summed over
@@ -117,9 +113,12 @@ impl XdpFlows {
 
     /// Stops forwarding `key` in the kernel and frees its counter slot;
     /// returns the slot's final counts.
-    pub fn remove(&self, key: FlowKey, counter: u32) -> Result<Counter, XdpError> {
+    pub fn remove(&self, spec: &FlowSpec, counter: u32) -> Result<Counter, XdpError> {
         let mut maps = self.lock();
-        let removed = maps.flows.remove(&key).map_err(map_err("FLOWS"));
+        let removed = match spec {
+            FlowSpec::V4 { key, .. } => maps.flows.remove(key).map_err(map_err("FLOWS")),
+            FlowSpec::V6 { key, .. } => maps.flows6.remove(key).map_err(map_err("FLOWS6")),
+        };
         // Read after the entry is gone: nothing counts into the slot now
         // except packets already past the lookup.
         let last = read_counter(&maps, counter);
@@ -140,6 +139,21 @@ impl XdpFlows {
             *total = values.iter().sum();
         }
         Ok(totals)
+    }
+}
+
+impl Maps {
+    /// Inserts or replaces the entry of `spec` in its family's map.
+    fn put(&mut self, spec: FlowSpec) -> Result<(), XdpError> {
+        match spec {
+            FlowSpec::V4 { key, action } => {
+                self.flows.insert(key, action, 0).map_err(map_err("FLOWS"))
+            }
+            FlowSpec::V6 { key, action } => self
+                .flows6
+                .insert(key, action, 0)
+                .map_err(map_err("FLOWS6")),
+        }
     }
 }
 
