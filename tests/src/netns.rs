@@ -79,6 +79,19 @@ impl Namespace {
         .expect("namespace thread")
     }
 
+    /// A counter from the namespace's `/proc/net/snmp6` (e.g.
+    /// `Udp6InCsumErrors`).
+    pub fn snmp6(&self, field: &str) -> u64 {
+        let out = self.exec("cat", &["/proc/net/snmp6"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| {
+                let mut f = l.split_whitespace();
+                (f.next() == Some(field)).then(|| f.next()?.parse().ok())?
+            })
+            .unwrap_or_else(|| panic!("no {field} in /proc/net/snmp6"))
+    }
+
     /// A counter from the namespace's `/proc/net/snmp` (e.g. `Udp`,
     /// `InCsumErrors`).
     pub fn snmp(&self, group: &str, field: &str) -> u64 {
@@ -150,6 +163,29 @@ impl Veth {
         let root_ip = root_cidr.split('/').next().unwrap_or(root_cidr);
         ns.exec("ip", &["route", "add", "default", "via", root_ip]);
         veth
+    }
+
+    /// Adds IPv6 addresses to both ends (no duplicate address detection,
+    /// so they work at once) and routes IPv6 in `ns` through `root_ip6`.
+    pub fn add_ipv6(&self, ns: &Namespace, ns_end: &str, root_cidr6: &str, ns_cidr6: &str) {
+        run(
+            "ip",
+            &[
+                "-6",
+                "addr",
+                "add",
+                root_cidr6,
+                "dev",
+                &self.root_end,
+                "nodad",
+            ],
+        );
+        ns.exec(
+            "ip",
+            &["-6", "addr", "add", ns_cidr6, "dev", ns_end, "nodad"],
+        );
+        let root_ip6 = root_cidr6.split('/').next().unwrap_or(root_cidr6);
+        ns.exec("ip", &["-6", "route", "add", "default", "via", root_ip6]);
     }
 
     /// The end in the root namespace.

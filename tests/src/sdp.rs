@@ -24,11 +24,13 @@ pub const PCMA: Codec = Codec {
     rtpmap: "PCMA/8000",
 };
 
-/// An audio-only SDP announcing `addr:port` with `codecs` and `a=ptime`.
+/// An audio-only SDP announcing `addr:port` (IPv4 or IPv6) with `codecs`
+/// and `a=ptime`.
 pub fn audio_sdp(addr: IpAddr, port: u16, codecs: &[Codec], ptime_ms: u32) -> String {
     let pts: Vec<String> = codecs.iter().map(|c| c.pt.to_string()).collect();
+    let family = if addr.is_ipv4() { "IP4" } else { "IP6" };
     let mut s = format!(
-        "v=0\r\no=- 1545997027 1 IN IP4 {addr}\r\ns=sluice-test\r\nc=IN IP4 {addr}\r\nt=0 0\r\n\
+        "v=0\r\no=- 1545997027 1 IN {family} {addr}\r\ns=sluice-test\r\nc=IN {family} {addr}\r\nt=0 0\r\n\
          m=audio {port} RTP/AVP {}\r\n",
         pts.join(" ")
     );

@@ -10,14 +10,14 @@
 //! kernels count no checksum errors), `query` totals equal what was sent
 //! while media-core's own workers handled only the latching packets, XDP
 //! traffic keeps the call alive past the idle timeout, and `delete` stops
-//! forwarding. A second call, SRTP passed end to end (SDES, the answerer
-//! takes the offerer's key), is offloaded the same way. Run in native
-//! (driver) and generic (SKB) mode; in generic mode a third call has both
-//! legs behind one interface, so the program transmits back out of it
-//! (`XDP_TX`). Needs root.
+//! forwarding. The same holds for a call with SRTP passed end to end
+//! (SDES, the answerer takes the offerer's key) and for an IPv6 call (the
+//! program's IPv6 path). Run in native (driver) and generic (SKB) mode; in
+//! generic mode one more call has both legs behind one interface, so the
+//! program transmits back out of it (`XDP_TX`). Needs root.
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on any setup error")]
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -37,11 +37,16 @@ struct Topology {
     platform_ip: Ipv4Addr,
     relay_carrier_ip: Ipv4Addr,
     relay_platform_ip: Ipv4Addr,
+    /// IPv6 of the carrier, the platform, and the relay on each side.
+    carrier_ip6: Ipv6Addr,
+    platform_ip6: Ipv6Addr,
+    relay_carrier_ip6: Ipv6Addr,
+    relay_platform_ip6: Ipv6Addr,
     ifaces: [String; 2],
 }
 
 impl Topology {
-    /// Builds the namespaces in 10.`octet`.0.0/16.
+    /// Builds the namespaces in 10.`octet`.0.0/16 and fd00:`octet`::/32.
     fn create(tag: char, octet: u8) -> Self {
         let pid = std::process::id() % 100_000;
         let carrier = Namespace::create(&format!("slx{pid}{tag}c"));
@@ -65,6 +70,20 @@ impl Topology {
                 &format!("{}/24", ip(1, 2)),
             ),
         ];
+        let ip6 =
+            |side: u16, last: u16| Ipv6Addr::new(0xfd00, octet.into(), side, 0, 0, 0, 0, last);
+        links[0].add_ipv6(
+            &carrier,
+            "c1",
+            &format!("{}/64", ip6(0, 1)),
+            &format!("{}/64", ip6(0, 2)),
+        );
+        links[1].add_ipv6(
+            &platform,
+            "p1",
+            &format!("{}/64", ip6(1, 1)),
+            &format!("{}/64", ip6(1, 2)),
+        );
         for (ns, end) in [(&carrier, "c1"), (&platform, "p1")] {
             // Senders here stand in for hosts on a wire: full checksums
             // (no offload), and GRO so redirected frames are delivered.
@@ -72,10 +91,12 @@ impl Topology {
         }
         for root_end in [&c0, &p0] {
             // The kernel's next-hop lookup for XDP needs forwarding.
-            sluice_tests::netns::run(
-                "sysctl",
-                &["-qw", &format!("net.ipv4.conf.{root_end}.forwarding=1")],
-            );
+            for family in ["ipv4", "ipv6"] {
+                sluice_tests::netns::run(
+                    "sysctl",
+                    &["-qw", &format!("net.{family}.conf.{root_end}.forwarding=1")],
+                );
+            }
         }
         Self {
             _links: links,
@@ -85,6 +106,10 @@ impl Topology {
             platform_ip: ip(1, 2),
             relay_carrier_ip: ip(0, 1),
             relay_platform_ip: ip(1, 1),
+            carrier_ip6: ip6(0, 2),
+            platform_ip6: ip6(1, 2),
+            relay_carrier_ip6: ip6(0, 1),
+            relay_platform_ip6: ip6(1, 1),
             ifaces: [c0, p0],
         }
     }
@@ -150,6 +175,10 @@ fn fast_path_end_to_end(mode: &str, tag: char, octet: u8) {
             extra_args: vec![
                 "--interface".into(),
                 format!("platform/{}", topo.relay_platform_ip),
+                "--interface".into(),
+                format!("carrier6/{}", topo.relay_carrier_ip6),
+                "--interface".into(),
+                format!("platform6/{}", topo.relay_platform_ip6),
                 "--xdp".into(),
                 topo.ifaces[0].clone(),
                 "--xdp".into(),
@@ -240,6 +269,24 @@ fn fast_path_end_to_end(mode: &str, tag: char, octet: u8) {
         ng::show(&reply)
     );
     srtp.offload_and_count(&mut client, &topo, &call, &relayed);
+    ng::delete(&mut client, &call, "carrier");
+
+    // IPv6 on both legs takes the program's IPv6 path.
+    let v6 = Endpoints::bind(
+        (
+            &topo.carrier,
+            SocketAddr::new(topo.carrier_ip6.into(), 40_040),
+        ),
+        (
+            &topo.platform,
+            SocketAddr::new(topo.platform_ip6.into(), 42_040),
+        ),
+    );
+    let call = call_id("xdp-ipv6");
+    let relayed = v6.set_up(&mut client, &call, ["carrier6", "platform6"], &v6.sdp(&[]));
+    assert_eq!(relayed.for_caller.ip(), IpAddr::V6(topo.relay_carrier_ip6));
+    assert_eq!(relayed.for_callee.ip(), IpAddr::V6(topo.relay_platform_ip6));
+    v6.offload_and_count(&mut client, &topo, &call, &relayed);
     ng::delete(&mut client, &call, "carrier");
 
     if mode == "generic" {
@@ -335,7 +382,9 @@ impl Endpoints {
         relayed: &Relayed,
     ) {
         let namespaces = [&topo.carrier, &topo.platform];
-        let csum_errors_before = namespaces.map(|ns| ns.snmp("Udp", "InCsumErrors"));
+        let csum_errors =
+            |ns: &Namespace| (ns.snmp("Udp", "InCsumErrors"), ns.snmp6("Udp6InCsumErrors"));
+        let csum_errors_before = namespaces.map(csum_errors);
         let (for_caller, for_callee) = (relayed.for_caller, relayed.for_callee);
         send(&self.caller, for_caller, UP, 0, 1);
         send(&self.callee, for_callee, DOWN, 0, 1);
@@ -388,7 +437,7 @@ impl Endpoints {
         );
         for (ns, before) in namespaces.into_iter().zip(csum_errors_before) {
             assert_eq!(
-                ns.snmp("Udp", "InCsumErrors"),
+                csum_errors(ns),
                 before,
                 "{}: no UDP checksum errors",
                 ns.name()
