@@ -27,17 +27,21 @@ fn parse_stat(text: &str, ticks_per_sec: u64) -> Option<Duration> {
     ))
 }
 
-/// The `cpu` line of `/proc/stat`: user nice system idle iowait irq
-/// softirq steal ..., in ticks.
-fn stat_columns() -> Option<Vec<u64>> {
-    let text = std::fs::read_to_string("/proc/stat").ok()?;
-    let line = text.lines().find(|l| l.starts_with("cpu "))?;
-    Some(
+/// The `cpu` line of `/proc/stat` (user nice system idle iowait irq
+/// softirq steal ..., in ticks) and its `processes` counter (forks since
+/// boot).
+fn parse_proc_stat(text: &str) -> (Option<Vec<u64>>, Option<u64>) {
+    let columns = text.lines().find(|l| l.starts_with("cpu ")).map(|line| {
         line.split_whitespace()
             .skip(1)
             .filter_map(|f| f.parse().ok())
-            .collect(),
-    )
+            .collect()
+    });
+    let forks = text
+        .lines()
+        .find_map(|l| l.strip_prefix("processes "))
+        .and_then(|v| v.trim().parse().ok());
+    (columns, forks)
 }
 
 /// Idle time of the whole machine: idle + iowait. With NO_HZ (this VM's
@@ -62,12 +66,14 @@ fn ticks(columns: &[u64], which: &[usize]) -> Duration {
 /// `PF_KTHREAD` in the `flags` field of `/proc/<pid>/stat`.
 const PF_KTHREAD: u64 = 0x0020_0000;
 
-/// One userspace process's CPU so far, own and of its reaped children.
+/// One userspace process's own CPU so far (not its reaped children's:
+/// `cutime` jumps at reap time by the child's whole life, most of it
+/// possibly before the window).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ProcCpu {
     /// Start time in ticks since boot (tells a reused pid apart).
     start: u64,
-    /// utime + stime + cutime + cstime, ticks.
+    /// utime + stime, ticks.
     ticks: u64,
 }
 
@@ -78,7 +84,7 @@ fn parse_proc(text: &str) -> Option<(bool, ProcCpu)> {
     // Index k here is field k + 3 of proc(5).
     let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
     let flags = num(6)?;
-    let ticks = num(11)? + num(12)? + num(13)? + num(14)?;
+    let ticks = num(11)? + num(12)?;
     Some((
         flags & PF_KTHREAD != 0,
         ProcCpu {
@@ -120,10 +126,9 @@ pub fn foreign_processes(exclude: &[u32]) -> Option<Foreign> {
 pub struct Foreign(std::collections::HashMap<u32, ProcCpu>);
 
 impl Foreign {
-    /// CPU the processes present in both readings used in between
-    /// (including children they reaped meanwhile). Processes that started
-    /// and ended between the readings, unreaped by a process seen in both,
-    /// escape it: a lower bound of the noise.
+    /// CPU the processes present in both readings used in between.
+    /// Processes that started or ended between the readings escape it: a
+    /// lower bound of the noise.
     pub fn used_since(&self, before: &Self) -> Duration {
         let ticks: u64 = self
             .0
@@ -158,6 +163,9 @@ pub struct Sample {
     pub idle: Option<Duration>,
     /// Interrupt and softirq time of the whole machine so far.
     pub softirq: Option<Duration>,
+    /// Processes forked on the machine since boot (neither this tool nor
+    /// the relay forks during a window: anything here is someone else).
+    pub forks: Option<u64>,
     /// Other userspace processes (noise, e.g. a compiler running meanwhile).
     pub foreign: Option<Foreign>,
     /// CLOCK_MONOTONIC at the reading.
@@ -180,7 +188,8 @@ impl Sample {
         let at_ns = sys::now_ns();
         let relay = relay_pid.and_then(|p| process_cpu(p).ok());
         let own = process_cpu(own_pid).ok();
-        let columns = stat_columns();
+        let (columns, forks) =
+            std::fs::read_to_string("/proc/stat").map_or((None, None), |t| parse_proc_stat(&t));
         let idle = columns.as_deref().map(|v| ticks(v, &IDLE));
         let softirq = columns.as_deref().map(|v| ticks(v, &IRQ));
         let exclude: Vec<u32> = [Some(own_pid), relay_pid].into_iter().flatten().collect();
@@ -189,6 +198,7 @@ impl Sample {
             own,
             idle,
             softirq,
+            forks,
             foreign: foreign_processes(&exclude),
             at_ns,
         }
@@ -207,6 +217,15 @@ mod tests {
     }
 
     #[test]
+    fn parses_proc_stat() {
+        let text = "cpu  10 0 20 300 4 0 5 1 0 0\ncpu0 5 0 10 150 2 0 3 1 0 0\nintr 1 2\nctxt 99\nbtime 1\nprocesses 4242\nprocs_running 1\n";
+        let (columns, forks) = parse_proc_stat(text);
+        let columns = columns.expect("cpu line");
+        assert_eq!(columns[3], 300);
+        assert_eq!(forks, Some(4242));
+    }
+
+    #[test]
     fn parses_process_and_kernel_thread() {
         // flags 4194560 = 0x400100: a userspace process.
         let user = "1234 (cargo) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 7 3 20 0 3 0 999 2 3";
@@ -216,7 +235,7 @@ mod tests {
                 false,
                 ProcCpu {
                     start: 999,
-                    ticks: 310
+                    ticks: 300
                 }
             ))
         );

@@ -15,6 +15,8 @@ use crate::xdp::XdpCheck;
 pub const REFERENCE: &str = "rtpengine";
 /// Other processes' CPU (% of one core) above which a point is flagged noisy.
 pub const NOISY_PCT: f64 = 5.0;
+/// Processes started during a window above which a point is flagged noisy.
+pub const NOISY_FORKS: u64 = 10;
 /// The no-relay baseline's name.
 pub const DIRECT: &str = "direct";
 
@@ -126,14 +128,19 @@ pub struct PointResult {
     /// Busy CPU of everything else on the machine over the window
     /// (other processes, interrupts, steal), % of one core: noise.
     pub other_cpu_pct: Option<f64>,
-    /// Userspace processes other than this tool and the relay (seen in
-    /// both readings, with children they reaped), % of one core.
+    /// Userspace processes other than this tool and the relay (alive at
+    /// both readings; a lower bound of the noise), % of one core.
     pub foreign_cpu_pct: Option<f64>,
     /// Busy CPU of the whole machine, % of one core.
     pub system_cpu_pct: Option<f64>,
     /// irq + softirq time of the whole machine, % of one core (with tick
     /// accounting also inside the processes' figures).
     pub softirq_cpu_pct: Option<f64>,
+    /// Processes forked on the machine during the window (by someone
+    /// else: a sign of noise the process scan cannot see).
+    pub forks_in_window: Option<u64>,
+    /// Earlier runs of this point thrown away as noisy (`--retry-noisy`).
+    pub noisy_attempts_discarded: usize,
     /// The XDP relay's own account of what it offloaded.
     pub xdp: Option<XdpCheck>,
     /// Receive-queue drops at this tool's sockets (it fell behind).
@@ -234,6 +241,12 @@ fn div(a: Option<f64>, b: Option<f64>) -> Option<f64> {
         (Some(a), Some(b)) if b > 0.0 => Some(a / b),
         _ => None,
     }
+}
+
+/// Whether someone else visibly used the machine during the point's window.
+pub fn noisy(p: &PointResult) -> bool {
+    p.foreign_cpu_pct.is_some_and(|f| f > NOISY_PCT)
+        || p.forks_in_window.is_some_and(|f| f > NOISY_FORKS)
 }
 
 fn same_load(a: &PointResult, b: &PointResult) -> bool {
@@ -362,10 +375,12 @@ pub fn table(report: &Report) -> String {
             opt(p.loadgen_cpu_pct, 1),
             p.relay_cpus.as_deref().unwrap_or("-"),
         );
-        if let Some(f) = p.foreign_cpu_pct.filter(|&f| f > NOISY_PCT) {
+        if noisy(p) {
             let _ = writeln!(
                 s,
-                "    ! noisy: other processes used {f:.0}% of a core during the window; rerun this point"
+                "    ! noisy: other processes used {}% of a core and {} processes started during the window; rerun this point",
+                opt(p.foreign_cpu_pct, 0),
+                p.forks_in_window.map_or_else(|| "?".into(), |v| v.to_string())
             );
         }
         if p.misrouted + p.foreign + p.send_errors + p.srtp_errors > 0 {
@@ -377,7 +392,7 @@ pub fn table(report: &Report) -> String {
         }
         let _ = writeln!(
             notes,
-            "  {} {} calls, {} (srtp errors {}): sent {:.0}/s; socket drops relay {} loadgen {}; loadgen backlog {}; machine busy {}% (irq+softirq, tick-sampled, {}%), loadgen {} us/pkt, other processes {}%; max send lag {:.0} us; setup {:.2} s",
+            "  {} {} calls, {} (srtp errors {}): sent {:.0}/s; socket drops relay {} loadgen {}; loadgen backlog {}; machine busy {}% (irq+softirq, tick-sampled, {}%), loadgen {} us/pkt, other processes {}%, {} forks{}; max send lag {:.0} us; setup {:.2} s",
             p.relay,
             p.calls,
             p.mode,
@@ -390,6 +405,12 @@ pub fn table(report: &Report) -> String {
             opt(p.softirq_cpu_pct, 1),
             opt(p.loadgen_cpu_us_per_pkt, 2),
             opt(p.foreign_cpu_pct, 1),
+            p.forks_in_window.map_or_else(|| "?".into(), |v| v.to_string()),
+            if p.noisy_attempts_discarded > 0 {
+                format!(" ({} noisy runs of this point discarded)", p.noisy_attempts_discarded)
+            } else {
+                String::new()
+            },
             p.max_send_lag_us,
             p.setup_s,
         );
@@ -412,6 +433,15 @@ pub fn table(report: &Report) -> String {
                     ""
                 }
             );
+            if let Some(prog) = &x.program {
+                let _ = writeln!(
+                    notes,
+                    "    XDP program (kernel.bpf_stats_enabled): {} runs in {:.1} ms, {} ns per run",
+                    prog.runs,
+                    prog.run_time_ns as f64 / 1e6,
+                    opt(prog.ns_per_run, 0)
+                );
+            }
         }
     }
     s.push_str(&notes);

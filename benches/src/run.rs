@@ -21,7 +21,7 @@ use crate::stats;
 use crate::sys;
 use crate::traffic::{self, Endpoint, Plan, Progress, RxClock};
 use crate::udp;
-use crate::xdp::{self, XdpCheck, XdpCount};
+use crate::xdp::{self, ProgRuns, XdpCheck, XdpCount};
 
 /// The relay under test.
 #[derive(Debug, Clone)]
@@ -41,6 +41,8 @@ pub struct Target {
     pub direct: bool,
     /// Ask the relay (NG `query`) how many streams the XDP fast path took.
     pub xdp_check: bool,
+    /// Read its XDP programs' run statistics (`--bpf-stats`).
+    pub bpf_stats: bool,
 }
 
 /// How many calls the XDP check samples just before the window.
@@ -211,8 +213,12 @@ pub fn run_point(
     let relay_drops = udp::drops(&relay_addrs, None).ok();
     // Whole-run XDP counters of every call, outside the window.
     let after_run = (target.xdp_check && traffic.is_ok()).then(|| {
+        let programs = target
+            .pid
+            .filter(|_| target.bpf_stats)
+            .and_then(xdp::prog_runs);
         let all: Vec<&CallIds> = ids.iter().collect();
-        xdp::count(&mut client, &all)
+        (xdp::count(&mut client, &all), programs)
     });
     let teardown_start = Instant::now();
     teardown(&mut client, &ids);
@@ -221,9 +227,16 @@ pub fn run_point(
     if stop.load(Ordering::Relaxed) {
         bail!("interrupted");
     }
-    let xdp = after_run.map(|after_run| XdpCheck {
-        at_window_start: at_window_start.unwrap_or_default(),
-        after_run,
+    let xdp = after_run.map(|(after_run, programs_after)| {
+        let (sampled, programs_before) = at_window_start.unwrap_or_default();
+        XdpCheck {
+            at_window_start: sampled,
+            after_run,
+            program: match (programs_before, programs_after) {
+                (Some(b), Some(a)) => Some(a.since(&b)),
+                _ => None,
+            },
+        }
     });
     if let Some(x) = &xdp {
         report_xdp(&target.name, x);
@@ -264,6 +277,14 @@ fn report_xdp(name: &str, x: &XdpCheck) {
             String::new()
         }
     );
+    if let Some(p) = &x.program {
+        eprintln!(
+            "{name}: XDP program: {} runs, {} ns per run (kernel.bpf_stats_enabled)",
+            p.runs,
+            p.ns_per_run
+                .map_or_else(|| "-".into(), |v| format!("{v:.0}"))
+        );
+    }
     if w.active == 0 && r.active == 0 && r.xdp_packets == 0 {
         eprintln!(
             "WARNING: {name}: no stream was offloaded to XDP: this point measured the userspace path"
@@ -418,7 +439,12 @@ fn point(target: &Target, load: Load, m: Measured) -> PointResult {
         foreign_cpu_pct: pct(foreign_cpu),
         system_cpu_pct: pct(system_cpu),
         softirq_cpu_pct: pct(softirq_cpu),
+        forks_in_window: match (before.forks, after.forks) {
+            (Some(b), Some(a)) => Some(a.saturating_sub(b)),
+            _ => None,
+        },
         xdp,
+        noisy_attempts_discarded: 0,
         loadgen_socket_drops: loadgen_drops,
         relay_socket_drops: relay_drops,
         latency: totals.latency,
@@ -438,7 +464,12 @@ fn point(target: &Target, load: Load, m: Measured) -> PointResult {
     }
 }
 
-type TrafficOut = (stats::Totals, Sample, Sample, Option<XdpCount>);
+type TrafficOut = (
+    stats::Totals,
+    Sample,
+    Sample,
+    Option<(XdpCount, Option<ProgRuns>)>,
+);
 
 fn run_traffic(
     target: &Target,
@@ -503,11 +534,16 @@ fn run_traffic(
             let now = sys::now_ns();
             if target.xdp_check && check.is_none() && now >= check_ns {
                 let ng = target.ng;
+                let programs = target
+                    .pid
+                    .filter(|_| target.bpf_stats)
+                    .and_then(xdp::prog_runs);
                 check = Some(s.spawn(move || {
                     let mut client = Client::new(ng).ok()?;
                     client.retransmit_after = Duration::from_millis(200);
                     client.tries = 2;
-                    Some(xdp::count(&mut client, &xdp::sample(ids, XDP_SAMPLE_CALLS)))
+                    let count = xdp::count(&mut client, &xdp::sample(ids, XDP_SAMPLE_CALLS));
+                    Some((count, programs))
                 }));
             }
             if before.is_none() && now >= window_start_ns {

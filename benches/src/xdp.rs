@@ -44,6 +44,98 @@ pub struct XdpCheck {
     pub at_window_start: XdpCount,
     /// Every call after the drain, before tear-down (whole-run counters).
     pub after_run: XdpCount,
+    /// The XDP program's own run time between the two readings, with
+    /// `--bpf-stats` (kernel.bpf_stats_enabled).
+    pub program: Option<ProgRuns>,
+}
+
+/// Run count and time of the relay's XDP programs (`/proc/PID/fdinfo`,
+/// filled by the kernel while `kernel.bpf_stats_enabled` is 1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct ProgRuns {
+    /// Program runs (one per packet the hook saw, ours or not).
+    pub runs: u64,
+    /// Time inside the program, ns.
+    pub run_time_ns: u64,
+    /// `run_time_ns / runs`.
+    pub ns_per_run: Option<f64>,
+}
+
+impl ProgRuns {
+    /// The runs between `before` and `self`.
+    pub fn since(&self, before: &Self) -> Self {
+        let runs = self.runs.saturating_sub(before.runs);
+        let run_time_ns = self.run_time_ns.saturating_sub(before.run_time_ns);
+        Self {
+            runs,
+            run_time_ns,
+            ns_per_run: (runs > 0).then(|| run_time_ns as f64 / runs as f64),
+        }
+    }
+}
+
+/// `(prog_id, run_time_ns, run_cnt)` of an fdinfo text, if it is an XDP
+/// program (`prog_type` 6).
+fn parse_fdinfo(text: &str) -> Option<(u64, u64, u64)> {
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    (field("prog_type")? == 6).then_some(())?;
+    Some((field("prog_id")?, field("run_time_ns")?, field("run_cnt")?))
+}
+
+/// The XDP programs process `pid` holds, summed once per program id.
+pub fn prog_runs(pid: u32) -> Option<ProgRuns> {
+    let mut seen = std::collections::HashSet::new();
+    let mut total = ProgRuns::default();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fdinfo"))
+        .ok()?
+        .flatten()
+    {
+        let Ok(text) = std::fs::read_to_string(entry.path()) else {
+            continue;
+        };
+        if let Some((id, time, runs)) = parse_fdinfo(&text) {
+            if seen.insert(id) {
+                total.runs += runs;
+                total.run_time_ns += time;
+            }
+        }
+    }
+    (!seen.is_empty()).then_some(total)
+}
+
+/// Turns `kernel.bpf_stats_enabled` on; puts the old value back on drop.
+#[derive(Debug)]
+pub struct BpfStats {
+    old: String,
+}
+
+const BPF_STATS: &str = "/proc/sys/kernel/bpf_stats_enabled";
+
+impl BpfStats {
+    /// Enables the kernel's per-program run-time statistics.
+    pub fn enable() -> Result<Self> {
+        let old =
+            std::fs::read_to_string(BPF_STATS).with_context(|| format!("reading {BPF_STATS}"))?;
+        std::fs::write(BPF_STATS, "1\n").with_context(|| format!("writing {BPF_STATS}"))?;
+        Ok(Self {
+            old: old.trim().to_string(),
+        })
+    }
+}
+
+impl Drop for BpfStats {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::write(BPF_STATS, format!("{}\n", self.old)) {
+            eprintln!(
+                "warning: could not restore {BPF_STATS} to {}: {e}",
+                self.old
+            );
+        }
+    }
 }
 
 fn int(d: &Dict, key: &str) -> u64 {
@@ -181,6 +273,26 @@ mod tests {
                 stats_packets: 1200,
             }
         );
+    }
+
+    #[test]
+    fn reads_xdp_program_fdinfo() {
+        let xdp = "pos:\t0\nflags:\t02000002\nmnt_id:\t17\nino:\t1039\nprog_type:\t6\nprog_jited:\t1\nprog_tag:\tfa0ff4148c6ad1a9\nmemlock:\t8192\nprog_id:\t252\nrun_time_ns:\t1500\nrun_cnt:\t10\nrecursion_misses:\t0\nverified_insns:\t960\n";
+        assert_eq!(parse_fdinfo(xdp), Some((252, 1500, 10)));
+        let socket_filter = xdp.replace("prog_type:\t6", "prog_type:\t1");
+        assert_eq!(parse_fdinfo(&socket_filter), None);
+        assert_eq!(parse_fdinfo("pos:\t0\nflags:\t02\n"), None);
+        let before = ProgRuns {
+            runs: 10,
+            run_time_ns: 1500,
+            ns_per_run: None,
+        };
+        let after = ProgRuns {
+            runs: 30,
+            run_time_ns: 5500,
+            ns_per_run: None,
+        };
+        assert_eq!(after.since(&before).ns_per_run, Some(200.0));
     }
 
     #[test]
