@@ -1,0 +1,1 @@
+//! Codecs for media-core's transcoder (filled by the transcoding issue).

@@ -1,0 +1,1 @@
+//! DTMF for media-core (filled by the transcoding and DTMF issue).
