@@ -16,6 +16,8 @@
 
 pub mod digit;
 pub mod event;
+pub mod sender;
 
 pub use digit::Digit;
 pub use event::{EventError, EventKind, EventPayload, EventView};
+pub use sender::{EventPacket, EventSender, SendConfig, SendError};
