@@ -16,8 +16,10 @@
 
 pub mod digit;
 pub mod event;
+pub mod receiver;
 pub mod sender;
 
 pub use digit::Digit;
 pub use event::{EventError, EventKind, EventPayload, EventView};
+pub use receiver::{DropReason, EventReceiver, ReceivedEvent, ReceiverConfig};
 pub use sender::{EventPacket, EventSender, SendConfig, SendError};
