@@ -9,7 +9,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 # Debian packages: the real peers the interop tests run against, the C
-# toolchain cargo links with, and for the XDP program: the LLVM 22 that
+# toolchain cargo links with, cmake (opusic-sys builds its bundled libopus
+# with it), and for the XDP program: the LLVM 22 that
 # bpf-linker is built against (llvm-22-dev, from bookworm-security) and
 # bpftool for inspecting loaded programs and maps.
 PACKAGES=(
@@ -24,6 +25,7 @@ PACKAGES=(
     ethtool
     gcc
     libc6-dev
+    cmake
     libsrtp2-dev
     pkg-config
     llvm-22-dev
