@@ -14,12 +14,17 @@
 //! - [`tone`]: the two-sine DTMF generator.
 #![deny(unsafe_code)]
 
+pub mod detector;
 pub mod digit;
 pub mod event;
+pub mod goertzel;
 pub mod receiver;
 pub mod sender;
+pub mod tone;
 
+pub use detector::{DetectedDigit, Detector, DetectorConfig, DigitEdge};
 pub use digit::Digit;
 pub use event::{EventError, EventKind, EventPayload, EventView};
 pub use receiver::{DropReason, EventReceiver, ReceivedEvent, ReceiverConfig};
 pub use sender::{EventPacket, EventSender, SendConfig, SendError};
+pub use tone::ToneGenerator;
