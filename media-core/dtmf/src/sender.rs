@@ -7,7 +7,9 @@
 //!
 //! The sequence for one event:
 //! - updates every `interval`, all with the event's RTP timestamp and a
-//!   growing duration; the first one has the marker bit (§2.5.1.2);
+//!   growing duration; the first one has the marker bit (§2.5.1.2) and is
+//!   due one interval after the start, reporting that interval's worth of
+//!   tone (so a report's duration never runs ahead of its send time);
 //! - the report that reaches the total duration has the E bit and is sent
 //!   three times (§2.5.1.4), `end_spacing` apart;
 //! - an event longer than 0xFFFF timestamp units (1.37 s at 48 kHz, 8.2 s
