@@ -415,19 +415,11 @@ pub fn table(report: &Report) -> String {
             p.setup_s,
         );
         if let Some(x) = &p.xdp {
-            let (w, r) = (&x.at_window_start, &x.after_run);
             let _ = writeln!(
                 notes,
-                "    XDP: active in {}/{} RTP streams of {} sampled calls before the window; after the run {}/{} of {} calls, {} packets forwarded in XDP ({} counted by the relay){}",
-                w.active,
-                w.rtp_streams,
-                w.calls,
-                r.active,
-                r.rtp_streams,
-                r.calls,
-                r.xdp_packets,
-                r.stats_packets,
-                if w.active == 0 && r.active == 0 && r.xdp_packets == 0 {
+                "    {}{}",
+                x.summary(),
+                if x.offloaded_nothing() {
                     "  <-- WARNING: nothing offloaded, this is the userspace path"
                 } else {
                     ""

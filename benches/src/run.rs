@@ -259,24 +259,7 @@ pub fn run_point(
 
 /// Prints what the XDP check found; a loud warning when nothing was offloaded.
 fn report_xdp(name: &str, x: &XdpCheck) {
-    let w = &x.at_window_start;
-    let r = &x.after_run;
-    eprintln!(
-        "{name}: XDP active in {}/{} RTP streams of {} sampled calls at the window start; after the run {}/{} streams of {} calls active, {} packets forwarded in XDP of {} counted by the relay{}",
-        w.active,
-        w.rtp_streams,
-        w.calls,
-        r.active,
-        r.rtp_streams,
-        r.calls,
-        r.xdp_packets,
-        r.stats_packets,
-        if r.query_errors + w.query_errors > 0 {
-            format!(" ({} queries failed)", r.query_errors + w.query_errors)
-        } else {
-            String::new()
-        }
-    );
+    eprintln!("{name}: {}", x.summary());
     if let Some(p) = &x.program {
         eprintln!(
             "{name}: XDP program: {} runs, {} ns per run (kernel.bpf_stats_enabled)",
@@ -285,7 +268,7 @@ fn report_xdp(name: &str, x: &XdpCheck) {
                 .map_or_else(|| "-".into(), |v| format!("{v:.0}"))
         );
     }
-    if w.active == 0 && r.active == 0 && r.xdp_packets == 0 {
+    if x.offloaded_nothing() {
         eprintln!(
             "WARNING: {name}: no stream was offloaded to XDP: this point measured the userspace path"
         );

@@ -49,6 +49,37 @@ pub struct XdpCheck {
     pub program: Option<ProgRuns>,
 }
 
+impl XdpCheck {
+    /// Whether nothing was offloaded: the point measured the userspace
+    /// path.
+    pub fn offloaded_nothing(&self) -> bool {
+        let (w, r) = (&self.at_window_start, &self.after_run);
+        w.active == 0 && r.active == 0 && r.xdp_packets == 0
+    }
+
+    /// One line on what the two readings found (no program figures).
+    pub fn summary(&self) -> String {
+        let (w, r) = (&self.at_window_start, &self.after_run);
+        let failed = w.query_errors + r.query_errors;
+        format!(
+            "XDP active in {}/{} RTP streams of {} sampled calls before the window; after the run {}/{} of {} calls, {} packets forwarded in XDP ({} counted by the relay){}",
+            w.active,
+            w.rtp_streams,
+            w.calls,
+            r.active,
+            r.rtp_streams,
+            r.calls,
+            r.xdp_packets,
+            r.stats_packets,
+            if failed > 0 {
+                format!(" ({failed} queries failed)")
+            } else {
+                String::new()
+            }
+        )
+    }
+}
+
 /// Run count and time of the relay's XDP programs (`/proc/PID/fdinfo`,
 /// filled by the kernel while `kernel.bpf_stats_enabled` is 1).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]

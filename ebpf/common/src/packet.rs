@@ -97,13 +97,15 @@ impl Udp4 {
     }
 }
 
+/// The big-endian 16-bit word at `at` of a header copy (IPv4 or IPv6).
 #[inline(always)]
-fn be16(h: &[u8; HEADER_LEN], at: usize) -> u16 {
+pub(crate) fn be16<const N: usize>(h: &[u8; N], at: usize) -> u16 {
     u16::from_be_bytes([h[at], h[at + 1]])
 }
 
+/// Writes `v` big-endian at `at` of a header copy.
 #[inline(always)]
-fn put16(h: &mut [u8; HEADER_LEN], at: usize, v: u16) {
+pub(crate) fn put16<const N: usize>(h: &mut [u8; N], at: usize, v: u16) {
     let b = v.to_be_bytes();
     h[at] = b[0];
     h[at + 1] = b[1];

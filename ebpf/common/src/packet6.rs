@@ -5,7 +5,7 @@
 //! the host.
 
 use crate::maps::{FlowAction6, FlowKey6, Outcome, FLOW_ANY_SOURCE};
-use crate::packet::{csum_replace, fold};
+use crate::packet::{be16, csum_replace, fold, put16};
 
 /// Bytes the program copies out of an IPv6 frame: Ethernet (14) + IPv6
 /// (40) + UDP (8) + the first two RTP bytes.
@@ -87,18 +87,6 @@ impl Udp6<'_> {
             || (self.src_addr() == action.expect_addr
                 && self.h[UDP_SPORT..UDP_SPORT + 2] == action.expect_port)
     }
-}
-
-#[inline(always)]
-fn be16(h: &[u8; HEADER6_LEN], at: usize) -> u16 {
-    u16::from_be_bytes([h[at], h[at + 1]])
-}
-
-#[inline(always)]
-fn put16(h: &mut [u8; HEADER6_LEN], at: usize, v: u16) {
-    let b = v.to_be_bytes();
-    h[at] = b[0];
-    h[at + 1] = b[1];
 }
 
 #[inline(always)]

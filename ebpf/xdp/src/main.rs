@@ -97,6 +97,9 @@ static OUTCOMES: PerCpuArray<u64> = PerCpuArray::with_max_entries(Outcome::COUNT
 /// `bpf_fib_lookup` is a GPL-only helper, so the kernel loads this program
 /// only with a GPL-compatible license string (this crate is dual-licensed,
 /// Apache-2.0 or GPL-2.0-or-later, see Cargo.toml).
+// SAFETY: the symbol name `LICENSE` and the `license` section are what
+// the loader reads and nothing else in the object uses them, so exporting
+// this plain byte array under that name cannot clash.
 #[unsafe(link_section = "license")]
 #[unsafe(no_mangle)]
 static LICENSE: [u8; 4] = *b"GPL\0";
