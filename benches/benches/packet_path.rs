@@ -13,8 +13,8 @@ use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use media_core::relay::{
-    CallSerial, LatchPolicy, RelayTable, Role, SlotRef, SocketConfig, SocketCrypto, SocketKey,
-    SRTP_TAILROOM,
+    CallSerial, LatchPolicy, MediaHandling, RelayTable, Role, SlotRef, SocketConfig, SocketCrypto,
+    SocketKey, SRTP_TAILROOM,
 };
 use sluice_rtp::{classify, RtpView};
 
@@ -70,6 +70,7 @@ fn table(calls: u32) -> (RelayTable, SlotRef, SocketAddr) {
                     rtcp_out: Some(out),
                     latch: LatchPolicy::default(),
                     crypto: SocketCrypto::default(),
+                    media: MediaHandling::default(),
                 },
             );
         }

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
 use media_core::relay::{
-    CallSerial, KeyParams, LatchPolicy, Role, SocketConfig, SocketCrypto, SocketKey, SrtpKey,
+    CallSerial, KeyParams, LatchPolicy, MediaHandling, Role, SocketConfig, SocketCrypto, SocketKey,
+    SrtpKey,
 };
 use media_core::worker::{Worker, WorkerCommand, WorkerEvent, WorkerTuning};
 use sluice_srtp::{SrtpContext, SrtpOptions, Suite};
@@ -154,6 +155,7 @@ fn forwards_both_ways_without_allocating(srtp: bool) {
         rtcp_out: Some(out),
         latch: LatchPolicy::default(),
         crypto,
+        media: MediaHandling::default(),
     };
     let caller_crypto = if srtp {
         SocketCrypto {

@@ -6,7 +6,10 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::sdes::SideSdes;
-use crate::relay::{CallSerial, LatchPolicy, Role, SocketConfig, SocketCrypto, SocketKey};
+use crate::relay::{
+    CallSerial, LatchPolicy, MediaHandling, Role, SocketConfig, SocketCrypto, SocketKey,
+};
+use sluice_transcode::{DtmfFormat, MediaPlan};
 
 /// One party of a call, named by its SIP tag.
 #[derive(Debug, Clone, Default)]
@@ -17,6 +20,9 @@ pub struct Leg {
     pub interface: usize,
     /// When this leg's tag was first seen.
     pub created: Option<Instant>,
+    /// `block DTMF`: telephone-events and in-band digits from this leg
+    /// are not passed on.
+    pub block_dtmf: bool,
 }
 
 /// A relay socket pair facing one leg in one media section.
@@ -36,6 +42,8 @@ pub struct Side {
     pub protocol: String,
     /// SDES lines and keys toward this leg.
     pub sdes: SideSdes,
+    /// The telephone-event format this leg negotiated, if any.
+    pub telephone_event: Option<DtmfFormat>,
 }
 
 impl Side {
@@ -57,18 +65,32 @@ pub struct MediaPair {
     pub kind: String,
     /// `sides[i]` faces leg `i`.
     pub sides: [Side; 2],
+    /// The transcoder's plan when the legs share no codec (or `ptime`,
+    /// `always transcode` or `inject DTMF` asked for one); `None` relays
+    /// packets unchanged.
+    pub transcode: Option<MediaPlan>,
 }
 
 impl MediaPair {
-    /// The worker configuration of the two sockets facing leg `leg`.
+    /// The worker configuration of the two sockets facing leg `leg`;
+    /// `block_dtmf` is that leg's `block DTMF` state.
     pub fn socket_configs(
         &self,
         leg: usize,
         call: CallSerial,
         latch: LatchPolicy,
+        block_dtmf: bool,
     ) -> [(SocketKey, SocketConfig); 2] {
         let this = &self.sides[leg];
         let other = &self.sides[1 - leg];
+        let media = MediaHandling {
+            transcode: self
+                .transcode
+                .as_ref()
+                .is_some_and(|plan| plan.directions[leg].is_some()),
+            dtmf_payload_type: this.telephone_event.map(|f| f.payload_type),
+            block_dtmf,
+        };
         let rtcp_out = if other.rtcp_mux {
             other.rtp
         } else {
@@ -85,6 +107,7 @@ impl MediaPair {
                     rtcp_out: Some(rtcp_out),
                     latch,
                     crypto: this.crypto(),
+                    media,
                 },
             ),
             (
@@ -97,6 +120,7 @@ impl MediaPair {
                     rtcp_out: Some(rtcp_out),
                     latch,
                     crypto: this.crypto(),
+                    media,
                 },
             ),
         ]

@@ -258,6 +258,7 @@ impl Engine {
                         tag: Some(from_tag.to_string()),
                         interface: 0,
                         created: Some(now),
+                        block_dtmf: false,
                     },
                     Leg::default(),
                 ],
@@ -431,7 +432,8 @@ impl Engine {
         }
         for pair in &call.media {
             for leg in 0..2 {
-                for (key, config) in pair.socket_configs(leg, serial, latch) {
+                let block_dtmf = call.legs[leg].block_dtmf;
+                for (key, config) in pair.socket_configs(leg, serial, latch, block_dtmf) {
                     self.commands.push((
                         worker,
                         WorkerCommand::Configure {
@@ -474,6 +476,7 @@ impl Engine {
                 rtcp_mux: false,
                 protocol: String::new(),
                 sdes: SideSdes::default(),
+                telephone_event: None,
             };
             self.pending_sockets.insert(side.rtp, rtp);
             self.pending_sockets.insert(side.rtcp, rtcp);
@@ -484,6 +487,7 @@ impl Engine {
             index,
             kind: kind.to_string(),
             sides: [a, b],
+            transcode: None,
         })
     }
 

@@ -10,5 +10,6 @@ pub use counters::{Counter, DropReason, StreamStats};
 pub use crypto::{KeyParams, SocketCrypto, SrtpKey, SRTP_TAILROOM};
 pub use offload::{FlowSpec, Offload};
 pub use table::{
-    CallSerial, LatchPolicy, RelayTable, Role, SlotRef, SocketConfig, SocketKey, Verdict,
+    CallSerial, LatchPolicy, MediaHandling, RelayTable, Role, SlotRef, SocketConfig, SocketKey,
+    Verdict,
 };

@@ -383,7 +383,7 @@ mod tests {
 
         use super::super::super::crypto::{KeyParams, SocketCrypto, SrtpKey};
         use super::super::super::table::{
-            CallSerial, RelayTable, SlotRef, SocketConfig, SocketKey, Verdict,
+            CallSerial, MediaHandling, RelayTable, SlotRef, SocketConfig, SocketKey, Verdict,
         };
         use super::super::*;
 
@@ -403,6 +403,7 @@ mod tests {
                 rtcp_out: Some(out),
                 latch: LatchPolicy::default(),
                 crypto: SocketCrypto::default(),
+                media: MediaHandling::default(),
             }
         }
 

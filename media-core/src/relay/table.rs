@@ -90,6 +90,21 @@ pub struct SocketConfig {
     /// SRTP keys: what arrives here is unprotected with `rx`, what leaves
     /// through here is protected with `tx`.
     pub crypto: SocketCrypto,
+    /// Transcoding and DTMF handling of what arrives here.
+    pub media: MediaHandling,
+}
+
+/// What the worker does to media received on a socket beyond relaying it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MediaHandling {
+    /// RTP and RTCP received here go to the transcoder pool instead of
+    /// straight to the other leg (the legs share no codec, or `ptime`,
+    /// `always transcode` or `inject DTMF` asked for it).
+    pub transcode: bool,
+    /// The sender's telephone-event payload type, if negotiated.
+    pub dtmf_payload_type: Option<u8>,
+    /// `block DTMF`: telephone-events from this leg are dropped.
+    pub block_dtmf: bool,
 }
 
 /// A handle to a live slot, checked against reuse.
@@ -219,6 +234,7 @@ impl RelayTable {
                 rtcp_out: None,
                 latch: LatchPolicy::default(),
                 crypto: SocketCrypto::default(),
+                media: MediaHandling::default(),
             },
             rtp_out: None,
             rtcp_out: None,
@@ -704,6 +720,7 @@ mod tests {
             rtcp_out: Some(out),
             latch,
             crypto: SocketCrypto::default(),
+            media: MediaHandling::default(),
         };
         assert!(t.configure(A, cfg(5000, B)));
         assert!(t.configure(B, cfg(6000, A)));
@@ -855,6 +872,7 @@ mod tests {
                 rtcp_out: Some(B),
                 latch: LatchPolicy::default(),
                 crypto: SocketCrypto::default(),
+                media: MediaHandling::default(),
             },
         );
         assert_eq!(
@@ -881,6 +899,7 @@ mod tests {
                     rtcp_out: Some(out),
                     latch: LatchPolicy::default(),
                     crypto: SocketCrypto::default(),
+                    media: MediaHandling::default(),
                 },
             );
         }
@@ -895,6 +914,7 @@ mod tests {
                 rtcp_out: Some(B_RTCP),
                 latch: LatchPolicy::default(),
                 crypto: SocketCrypto::default(),
+                media: MediaHandling::default(),
             },
         );
         let rr = [0x80, 201, 0, 1, 0, 0, 0, 5];
@@ -993,6 +1013,7 @@ mod tests {
             rtcp_out: Some(B),
             latch: LatchPolicy::default(),
             crypto: SocketCrypto::default(),
+            media: MediaHandling::default(),
         };
         t.configure(A, moved);
         assert!(feed(&mut t, a, addr(5200), &rtp(), false, now).is_ok());
