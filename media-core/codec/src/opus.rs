@@ -3,7 +3,8 @@
 //! Mono only, at 8, 16 or 48 kHz: libopus encodes from and decodes to
 //! these rates directly, so G.711 <-> Opus needs no resampler (the RTP
 //! clock of Opus is 48 kHz whatever the audio rate; mapping timestamps is
-//! the caller's job). The encoder takes 20 ms frames; the decoder accepts
+//! the caller's job). The encoder takes frames of 2.5 to 120 ms (10, 20,
+//! 40, 60 ms for RTP `ptime`; not 30 ms); the decoder accepts
 //! any packet up to 120 ms, conceals lost packets and recovers a lost
 //! frame from the next packet's in-band FEC.
 //!
@@ -21,7 +22,7 @@ pub use decoder::OpusDecoder;
 pub use encoder::{OpusEncoder, OpusEncoderConfig};
 pub use error::OpusError;
 
-/// Frame duration the encoder takes, in milliseconds (RTP `ptime` 20).
+/// The usual frame duration, in milliseconds (RTP `ptime` 20).
 pub const FRAME_MS: usize = 20;
 
 /// Largest Opus packet of one frame (RFC 6716 §3.2.1: 1275 bytes); an

@@ -1,8 +1,9 @@
-//! The Opus encoder: one mono 20 ms frame of 16-bit PCM in, one packet out.
+//! The Opus encoder: one mono frame of 16-bit PCM (2.5, 5, 10, 20, 40, 60,
+//! 80, 100 or 120 ms) in, one packet out.
 
 use opusic_c::{Application, Bitrate, Channels, Encoder, InbandFec};
 
-use super::{to_u16, OpusError, OpusRate, FRAME_MS};
+use super::{to_u16, OpusError, OpusRate, FRAME_MS, MAX_PACKET_MS};
 
 /// How to set up an [`OpusEncoder`]; [`OpusEncoderConfig::new`] gives
 /// voice defaults that the fields then override.
@@ -42,11 +43,12 @@ impl OpusEncoderConfig {
     }
 }
 
-/// A mono Opus encoder (application VoIP) taking 20 ms frames.
+/// A mono Opus encoder (application VoIP) taking frames of any duration
+/// libopus accepts (see [`is_frame_duration`](Self::is_frame_duration)).
 pub struct OpusEncoder {
     inner: Encoder,
     rate: OpusRate,
-    /// One frame as the `u16` samples opusic-c takes.
+    /// Up to 120 ms of samples as the `u16` opusic-c takes.
     scratch: Box<[u16]>,
 }
 
@@ -82,7 +84,7 @@ impl OpusEncoder {
         Ok(Self {
             inner,
             rate: config.rate,
-            scratch: vec![0u16; config.rate.frame_samples()].into_boxed_slice(),
+            scratch: vec![0u16; config.rate.samples(MAX_PACKET_MS)].into_boxed_slice(),
         })
     }
 
@@ -91,9 +93,19 @@ impl OpusEncoder {
         self.rate
     }
 
-    /// Samples [`encode`](Self::encode) takes: 20 ms at the rate.
+    /// Samples in a 20 ms frame at the rate (the usual RTP `ptime`).
     pub fn frame_samples(&self) -> usize {
         self.rate.samples(FRAME_MS)
+    }
+
+    /// Whether one packet can carry a frame of `samples` samples at this
+    /// encoder's rate: 2.5, 5, 10, 20, 40, 60, 80, 100 or 120 ms (RFC 6716
+    /// §2.1.4; 80 to 120 ms are multi-frame packets libopus builds
+    /// itself). 30 or 50 ms, for example, are not.
+    pub fn is_frame_duration(&self, samples: usize) -> bool {
+        let quarter_ms = self.rate.hz() as usize / 400; // samples in 2.5 ms
+        samples.is_multiple_of(quarter_ms)
+            && matches!(samples / quarter_ms, 1 | 2 | 4 | 8 | 16 | 24 | 32 | 40 | 48)
     }
 
     /// Samples of delay the codec adds (encoder look-ahead plus decoder),
@@ -102,19 +114,21 @@ impl OpusEncoder {
         Ok(self.inner.get_look_ahead()? as usize)
     }
 
-    /// Encodes one 20 ms frame into `out` and returns the packet length.
+    /// Encodes one frame (any duration [`is_frame_duration`](Self::is_frame_duration)
+    /// accepts; 20 ms normally) into `out` and returns the packet length.
     /// With DTX on, a length of 2 or less means silence: send nothing.
     /// [`MAX_PACKET_BYTES`](super::MAX_PACKET_BYTES) of `out` always
     /// suffices.
     pub fn encode(&mut self, pcm: &[i16], out: &mut [u8]) -> Result<usize, OpusError> {
-        if pcm.len() != self.scratch.len() {
+        if !self.is_frame_duration(pcm.len()) {
             return Err(OpusError::FrameSize {
-                expected: self.scratch.len(),
+                expected: self.frame_samples(),
                 got: pcm.len(),
             });
         }
-        to_u16(pcm, &mut self.scratch);
-        Ok(self.inner.encode_to_slice(&self.scratch, out)?)
+        let scratch = &mut self.scratch[..pcm.len()];
+        to_u16(pcm, scratch);
+        Ok(self.inner.encode_to_slice(scratch, out)?)
     }
 
     /// Clears the encoder's history (a new talker on the same stream).

@@ -20,8 +20,9 @@ pub enum OpusError {
     /// 500 to 512000 bit/s).
     #[error("Opus bitrate {0} bit/s out of range 500..=512000")]
     UnsupportedBitrate(u32),
-    /// API misuse: the encoder takes exactly one 20 ms frame.
-    #[error("Opus encoder takes {expected} samples (20 ms), got {got}")]
+    /// API misuse: the encoder takes one frame of 2.5, 5, 10, 20, 40, 60,
+    /// 80, 100 or 120 ms.
+    #[error("Opus encoder takes frames of 2.5 to 120 ms ({expected} samples is 20 ms), got {got} samples")]
     FrameSize {
         /// Samples in a 20 ms frame at the encoder's rate.
         expected: usize,

@@ -269,3 +269,36 @@ fn misuse_and_garbage_are_errors() {
     // Still usable afterwards.
     assert_eq!(dec.decode(&buf[..len], &mut out), Ok(160));
 }
+
+/// The encoder takes every packet duration RTP `ptime` may ask for that
+/// Opus can carry in one packet (10, 20, 40, 60 ms, up to 120 ms) and
+/// refuses durations it cannot (30 ms); the decoder gets them back whole.
+#[test]
+fn encoder_takes_10_to_120_ms_frames() {
+    for rate in [OpusRate::Hz8000, OpusRate::Hz16000, OpusRate::Hz48000] {
+        let mut enc = OpusEncoder::new(&OpusEncoderConfig::new(rate)).expect("encoder");
+        let mut dec = OpusDecoder::new(rate).expect("decoder");
+        let mut buf = [0u8; 4000];
+        let mut out = vec![0i16; rate.samples(120)];
+        for ms in [10usize, 20, 40, 60, 80, 100, 120] {
+            let n = rate.samples(ms);
+            assert!(enc.is_frame_duration(n), "{ms} ms at {rate:?}");
+            let pcm: Vec<i16> = (0..n).map(|i| ((i * 37) % 2000) as i16 - 1000).collect();
+            let len = enc.encode(&pcm, &mut buf).expect("encodes");
+            assert_eq!(
+                dec.packet_samples(&buf[..len]),
+                Ok(n),
+                "{ms} ms at {rate:?}"
+            );
+            assert_eq!(dec.decode(&buf[..len], &mut out), Ok(n));
+        }
+        for ms in [30usize, 50, 70] {
+            let n = rate.samples(ms);
+            assert!(!enc.is_frame_duration(n), "{ms} ms at {rate:?}");
+            assert!(matches!(
+                enc.encode(&vec![0i16; n], &mut buf),
+                Err(OpusError::FrameSize { .. })
+            ));
+        }
+    }
+}
