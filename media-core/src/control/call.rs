@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use super::codecs::Negotiation;
 use super::sdes::SideSdes;
 use crate::relay::{
     CallSerial, LatchPolicy, MediaHandling, Role, SocketConfig, SocketCrypto, SocketKey,
@@ -69,6 +70,8 @@ pub struct MediaPair {
     /// `always transcode` or `inject DTMF` asked for one); `None` relays
     /// packets unchanged.
     pub transcode: Option<MediaPlan>,
+    /// What the latest offer and answer said about codecs.
+    pub codecs: Negotiation,
 }
 
 impl MediaPair {

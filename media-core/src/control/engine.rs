@@ -11,6 +11,7 @@ use sluice_ng::request::{Options, Request};
 use sluice_sdp::{MediaSection, SessionDescription};
 
 use super::call::{Call, Leg, MediaPair, Side};
+use super::codecs::{self, CodecPlan, CodecPolicy, Negotiation};
 use super::crypto_plan::{self, CryptoPlan};
 use super::ports::{Binder, BoundPair, PortAllocator};
 use super::sdes::{SdesPolicy, SideSdes};
@@ -349,6 +350,18 @@ impl Engine {
                 .collect::<Result<Vec<CryptoPlan>, String>>()
                 .map_err(error)?
         };
+        let codec_policy = CodecPolicy::from_options(opts);
+        let codec_plans = {
+            let media = &self.calls[call_id].media;
+            sdp.media()
+                .iter()
+                .enumerate()
+                .map(|(index, section)| {
+                    codecs::plan(media.get(index), section, from, is_offer, &codec_policy)
+                })
+                .collect::<Result<Vec<CodecPlan>, String>>()
+                .map_err(error)?
+        };
         // Allocate sockets for new media sections first, so a failure
         // changes nothing.
         let mut fresh: Vec<MediaPair> = Vec::new();
@@ -379,10 +392,14 @@ impl Engine {
             .expect("caller checked the call exists");
         call.media.extend(fresh);
         let mut any_without_own_connection = false;
-        for ((index, section), plan) in sdp.media_mut().iter_mut().enumerate().zip(plans) {
+        let sections = sdp.media_mut().iter_mut().enumerate();
+        for ((index, section), (plan, codec_plan)) in
+            sections.zip(plans.into_iter().zip(codec_plans))
+        {
             let pair = &mut call.media[index];
             update_side(&mut pair.sides[from], section, session_ip, req, is_offer);
             crypto_plan::apply(plan, pair, section, from);
+            codecs::apply(codec_plan, pair, section);
             let held = section
                 .connection()
                 .and_then(|c| c.ip())
@@ -488,6 +505,7 @@ impl Engine {
             kind: kind.to_string(),
             sides: [a, b],
             transcode: None,
+            codecs: Negotiation::default(),
         })
     }
 

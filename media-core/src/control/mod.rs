@@ -1,6 +1,7 @@
 //! The control side: NG server, call table, SDP rewriting, ports.
 
 pub mod call;
+pub mod codecs;
 pub mod crypto_plan;
 pub mod engine;
 pub mod ports;

@@ -636,4 +636,5 @@ fn delete_of_a_failed_branch_keeps_the_call_and_offers_cancel_delete_delay() {
     );
 }
 
+mod codecs;
 mod sdes;
