@@ -146,7 +146,7 @@ mod tests {
         let mut lost = [0i16; 480];
         d.conceal(&mut lost).expect("conceals");
         assert_eq!(lost[0], out[80]);
-        assert_eq!(lost[479].abs() < 200, true);
+        assert!(lost[479].abs() < 200);
         assert!(d.decode(&[], &mut out).is_err());
     }
 }

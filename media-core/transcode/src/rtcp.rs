@@ -99,11 +99,9 @@ impl ReceiveStats {
         self.expected_prior = expected;
         self.received_prior = self.received;
         let lost_interval = expected_interval.saturating_sub(received_interval);
-        let fraction = if expected_interval == 0 {
-            0
-        } else {
-            ((lost_interval << 8) / expected_interval).min(255) as u8
-        };
+        let fraction = ((lost_interval << 8).checked_div(expected_interval))
+            .unwrap_or(0)
+            .min(255) as u8;
         let cumulative = lost.min(0x7f_ffff) as u32;
         out[0..4].copy_from_slice(&self.ssrc.unwrap_or(0).to_be_bytes());
         out[4] = fraction;

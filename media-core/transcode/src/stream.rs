@@ -107,7 +107,7 @@ pub struct Direction {
 /// anything changes).
 pub fn validate(plan: &DirectionPlan, from: usize) -> Result<(), TranscodeError> {
     let ptime = plan.output.ptime_ms;
-    if !(10..=120).contains(&ptime) || ptime % 10 != 0 {
+    if !(10..=120).contains(&ptime) || !ptime.is_multiple_of(10) {
         return Err(TranscodeError::Ptime(ptime));
     }
     if matches!(plan.output.codec, AudioCodec::Opus(_))

@@ -1,0 +1,369 @@
+//! DTMF through the transcoder: RFC 4733 mapping between clocks, in-band
+//! generation and detection, `play DTMF`, blocking, absurd events.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use sluice_dtmf::{
+    DetectedDigit, Detector, Digit, EventPayload, EventSender, EventView, SendConfig, ToneGenerator,
+};
+use sluice_transcode::{AudioCodec, DigitSource, DropCause, DtmfError};
+
+fn event_packets(code: u8, start_ts: u32, clock: u32, ms: u32) -> Vec<(bool, u32, [u8; 4], u64)> {
+    let cfg = SendConfig::from_millis(code, 10, start_ts, clock, ms, 50).expect("valid");
+    EventSender::new(cfg)
+        .expect("valid")
+        .map(|p| {
+            (
+                p.marker,
+                p.timestamp,
+                p.payload.to_bytes().expect("valid"),
+                p.send_offset,
+            )
+        })
+        .collect()
+}
+
+/// Audio plus a digit: 20 ms PCMU packets, and from packet `at` the
+/// event's packets interleaved, all on one sequence space.
+fn call_with_event(code: u8, at: usize, ms: u32, te_pt: u8, silence: bool) -> Vec<Vec<u8>> {
+    let audio = if silence {
+        vec![0i16; 160 * 60]
+    } else {
+        sine(300.0, 2000.0, 8000, 0, 160 * 60)
+    };
+    let mut out = Vec::new();
+    let mut seq = 1000u16;
+    let events = event_packets(code, (at * 160) as u32, 8000, ms);
+    let mut ev = events.iter().peekable();
+    for (k, c) in audio.chunks_exact(160).enumerate() {
+        let mut codes = vec![0u8; 160];
+        sluice_codec::g711::ulaw::encode_into(c, &mut codes);
+        out.push(rtp(0, k == 0, seq, (k * 160) as u32, 77, &codes));
+        seq = seq.wrapping_add(1);
+        let now_ts = ((k + 1) * 160) as u64;
+        while let Some(e) = ev.peek() {
+            if k < at || (at * 160) as u64 + e.3 > now_ts {
+                break;
+            }
+            out.push(rtp(te_pt, e.0, seq, e.1, 77, &e.2));
+            seq = seq.wrapping_add(1);
+            ev.next();
+        }
+    }
+    out
+}
+
+/// Feeds a mixed audio+event stream, one packet per 10 ms on average
+/// (events do not take audio time): timing follows the audio.
+fn feed_mixed(
+    t: &mut sluice_transcode::MediaTranscoder,
+    pkts: &[Vec<u8>],
+    t0: Instant,
+    s: &mut Collect,
+) -> Instant {
+    let mut now = t0;
+    for p in pkts {
+        t.poll(now, s);
+        t.push_rtp(0, p, now, s);
+        if p[1] & 0x7f == 0 {
+            now += 20 * MS;
+        }
+    }
+    t.poll(now + Duration::from_secs(2), s);
+    now
+}
+
+/// PT 101 at 8 kHz (PCMU side) -> PT 110 at 48 kHz (Opus side):
+/// durations x6, timestamps on the output timeline, three end packets,
+/// the digit reported once.
+#[test]
+fn event_mapping_8k_to_48k() {
+    let mut d = dir(AudioCodec::Pcmu, opus(), 20);
+    d.input_dtmf = te(101, 8000);
+    d.output_dtmf = te(110, 48000);
+    let t0 = Instant::now();
+    let mut t = transcoder(&one_way(d), t0);
+    let mut s = Collect::default();
+    let pkts = call_with_event(5, 10, 200, 101, false);
+    feed_mixed(&mut t, &pkts, t0, &mut s);
+    let out = &s.rtp[1];
+    let audio: Vec<&Pkt> = out.iter().filter(|p| p.pt == 111).collect();
+    let events: Vec<&Pkt> = out.iter().filter(|p| p.pt == 110).collect();
+    let inputs: Vec<Pkt> = pkts
+        .iter()
+        .map(|p| Pkt::parse(p))
+        .filter(|p| p.pt == 101)
+        .collect();
+    assert_eq!(
+        events.len(),
+        inputs.len(),
+        "every event packet mapped, end retransmissions too"
+    );
+    assert_eq!(audio.len(), 60, "audio continues under the event");
+    // The event starts at input ts 1600 = audio packet 10's timestamp.
+    let audio10 = audio[10].ts;
+    for (i, o) in inputs.iter().zip(&events) {
+        let (vi, vo) = (
+            EventView::parse(&i.payload).expect("ev"),
+            EventView::parse(&o.payload).expect("ev"),
+        );
+        assert_eq!(u32::from(vo.duration()), u32::from(vi.duration()) * 6);
+        assert_eq!(
+            (vo.event(), vo.end(), vo.volume()),
+            (vi.event(), vi.end(), vi.volume())
+        );
+        assert_eq!(o.ts, audio10, "event timestamp on the output timeline");
+        assert_eq!(o.marker, i.marker);
+        assert_eq!(o.ssrc, audio[0].ssrc);
+    }
+    assert_eq!(
+        events
+            .iter()
+            .filter(|p| EventView::parse(&p.payload).expect("ev").end())
+            .count(),
+        3
+    );
+    // Sequence numbers: one stream, no gaps.
+    for w in out.windows(2) {
+        assert_eq!(w[1].seq, w[0].seq.wrapping_add(1));
+    }
+    assert_eq!(s.digits.len(), 1);
+    assert_eq!(s.digits[0].1.digit, Digit::D5);
+    assert_eq!(s.digits[0].1.duration_ms, 200);
+    assert_eq!(s.digits[0].1.source, DigitSource::Event);
+    assert_eq!(t.stats(0).dtmf_digits, 1);
+}
+
+fn detect(pcm: &[i16]) -> Vec<DetectedDigit> {
+    let mut det = Detector::default();
+    let mut v = Vec::new();
+    det.push(pcm, |d| v.push(d));
+    det.finish(|d| v.push(d));
+    v
+}
+
+/// Only the sender has telephone-event: the event becomes in-band tones
+/// the detector finds again.
+#[test]
+fn events_to_inband_tones() {
+    let mut d = dir(AudioCodec::Pcmu, AudioCodec::Pcmu, 20);
+    d.input_dtmf = te(101, 8000);
+    let t0 = Instant::now();
+    let mut t = transcoder(&one_way(d), t0);
+    let mut s = Collect::default();
+    feed_mixed(&mut t, &call_with_event(9, 10, 300, 101, true), t0, &mut s);
+    assert!(s.rtp[1].iter().all(|p| p.pt == 0));
+    let pcm = decode_pcmu(&s.rtp[1]);
+    let found = detect(&pcm);
+    assert!(
+        found.iter().any(|d| d.digit == Digit::D9),
+        "tone generated: {found:?}"
+    );
+    assert_eq!(s.digits.len(), 1);
+}
+
+/// Only the receiver has telephone-event: in-band tones from the sender
+/// become RFC 4733 events.
+#[test]
+fn inband_tones_to_events() {
+    let mut d = dir(AudioCodec::Pcmu, AudioCodec::Pcmu, 20);
+    d.output_dtmf = te(101, 8000);
+    let t0 = Instant::now();
+    let mut t = transcoder(&one_way(d), t0);
+    let mut pcm = vec![0i16; 160 * 50];
+    let mut tone = ToneGenerator::digit(Digit::Star, -10.0);
+    tone.fill(&mut pcm[1600..1600 + 8 * 200]);
+    let pkts = pcmu_packets(&pcm, 1, 0, 5, 160);
+    let mut s = Collect::default();
+    feed(&mut t, &pkts, t0, 20 * MS, &mut s);
+    let events: Vec<&Pkt> = s.rtp[1].iter().filter(|p| p.pt == 101).collect();
+    assert!(events.len() >= 4, "{}", events.len());
+    assert!(events[0].marker);
+    assert!(events[1..].iter().all(|p| !p.marker));
+    assert!(events.iter().all(|p| p.ts == events[0].ts));
+    let views: Vec<EventView<'_>> = events
+        .iter()
+        .map(|p| EventView::parse(&p.payload).expect("ev"))
+        .collect();
+    assert!(views.iter().all(|v| v.event() == Digit::Star.event_code()));
+    assert_eq!(views.iter().filter(|v| v.end()).count(), 3);
+    let end = views.last().expect("end").duration();
+    assert!((1400..=1800).contains(&end), "duration {end}");
+    assert_eq!(s.digits.len(), 1);
+    assert_eq!(s.digits[0].1.source, DigitSource::Inband);
+    // Event timestamp within a block of the tone's start on the output timeline.
+    let audio0 = s.rtp[1].iter().find(|p| p.pt == 0).expect("audio").ts;
+    let start = events[0].ts.wrapping_sub(audio0);
+    assert!((1500..=1800).contains(&start), "start {start}");
+}
+
+/// `play DTMF` toward a leg with telephone-event: marker on the first,
+/// one timestamp, growing durations, three ends; audio muted meanwhile.
+#[test]
+fn play_dtmf_events() {
+    let mut d = dir(AudioCodec::Pcmu, opus(), 20);
+    d.output_dtmf = te(110, 48000);
+    let t0 = Instant::now();
+    let mut t = transcoder(&one_way(d), t0);
+    let mut s = Collect::default();
+    let audio = pcmu_packets(&sine(400.0, 3000.0, 8000, 0, 160 * 50), 1, 0, 5, 160);
+    let mut now = t0;
+    for (k, p) in audio.iter().enumerate() {
+        if k == 10 {
+            assert_eq!(t.play_dtmf(1, 3, 50, 10, now), Err(DtmfError::Duration(50)));
+            assert_eq!(t.play_dtmf(1, 16, 200, 10, now), Err(DtmfError::Code(16)));
+            assert_eq!(t.play_dtmf(0, 3, 200, 10, now), Err(DtmfError::NoStream(0)));
+            t.play_dtmf_with(1, 3, 200, 10, now, &mut s).expect("plays");
+            assert_eq!(t.play_dtmf(1, 3, 200, 10, now), Err(DtmfError::Busy(1)));
+        }
+        t.poll(now, &mut s);
+        t.push_rtp(0, p, now, &mut s);
+        now += 20 * MS;
+        while let Some(dl) = t.next_deadline().filter(|d| *d < now) {
+            t.poll(dl, &mut s);
+        }
+    }
+    let out = &s.rtp[1];
+    let ev: Vec<&Pkt> = out.iter().filter(|p| p.pt == 110).collect();
+    assert!(ev[0].marker && ev[1..].iter().all(|p| !p.marker));
+    assert!(ev.iter().all(|p| p.ts == ev[0].ts));
+    let durs: Vec<(u16, bool)> = ev
+        .iter()
+        .map(|p| {
+            let v = EventView::parse(&p.payload).expect("ev");
+            assert_eq!(v.event(), 3);
+            assert_eq!(v.volume(), 10);
+            (v.duration(), v.end())
+        })
+        .collect();
+    assert!(durs.windows(2).all(|w| w[1].0 >= w[0].0));
+    assert_eq!(durs.iter().filter(|d| d.1).count(), 3);
+    assert_eq!(durs.last().expect("end").0, 9600);
+    assert_eq!(ev.len(), 10 + 2, "updates every 20 ms, 3 ends");
+    // Audio muted while playing: about 200 ms of it.
+    let muted = t.stats(0).muted;
+    assert!((9..=12).contains(&muted), "muted {muted}");
+    // Event timestamp between the audio before and after it; audio after
+    // the event starts past its end with a marker.
+    let first_after = out
+        .iter()
+        .skip_while(|p| p.pt != 110)
+        .find(|p| p.pt == 111)
+        .expect("audio after");
+    assert!(first_after.marker);
+    assert!(first_after.ts.wrapping_sub(ev[0].ts) >= 9600);
+    for w in out.windows(2) {
+        assert_eq!(w[1].seq, w[0].seq.wrapping_add(1));
+    }
+}
+
+/// `play DTMF` toward a leg without telephone-event: in-band tones.
+#[test]
+fn play_dtmf_inband() {
+    let d = dir(AudioCodec::Pcma, AudioCodec::Pcmu, 20);
+    let t0 = Instant::now();
+    let mut t = transcoder(&one_way(d), t0);
+    let mut s = Collect::default();
+    t.play_dtmf(1, 1, 300, 8, t0).expect("plays");
+    assert_eq!(t.next_deadline(), Some(t0));
+    let mut now = t0;
+    for _ in 0..30 {
+        t.poll(now, &mut s);
+        now += 20 * MS;
+    }
+    assert_eq!(s.rtp[1].len(), 15);
+    let found = detect(&decode_pcmu(&s.rtp[1]));
+    assert!(found.iter().any(|d| d.digit == Digit::D1), "{found:?}");
+}
+
+/// Blocked: events from the leg are dropped and counted, no digit, no
+/// tones.
+#[test]
+fn blocked_dtmf() {
+    let mut d = dir(AudioCodec::Pcmu, opus(), 20);
+    d.input_dtmf = te(101, 8000);
+    d.output_dtmf = te(110, 48000);
+    let t0 = Instant::now();
+    let mut t = transcoder(&one_way(d), t0);
+    t.set_dtmf_blocked(0, true);
+    let mut s = Collect::default();
+    let pkts = call_with_event(5, 10, 200, 101, false);
+    let n_ev = pkts.iter().filter(|p| p[1] & 0x7f == 101).count() as u64;
+    feed_mixed(&mut t, &pkts, t0, &mut s);
+    assert!(s.rtp[1].iter().all(|p| p.pt == 111));
+    assert!(s.digits.is_empty());
+    assert_eq!(t.stats(0).drops.dtmf_blocked, n_ev);
+    assert!(s.drops.iter().all(|d| d.1 == DropCause::DtmfBlocked));
+    // Unblocked again: forwarded.
+    t.set_dtmf_blocked(0, false);
+    let more = call_with_event(7, 5, 100, 101, false);
+    let shifted: Vec<Vec<u8>> = more
+        .iter()
+        .map(|p| {
+            let v = Pkt::parse(p);
+            rtp(
+                v.pt,
+                v.marker,
+                v.seq.wrapping_add(200),
+                v.ts.wrapping_add(20000),
+                v.ssrc,
+                &v.payload,
+            )
+        })
+        .collect();
+    feed_mixed(&mut t, &shifted, t0 + Duration::from_secs(5), &mut s);
+    assert!(s.rtp[1].iter().any(|p| p.pt == 110));
+    assert_eq!(s.digits.len(), 1);
+}
+
+/// Absurd events are dropped and counted, never forwarded.
+#[test]
+fn absurd_events_dropped() {
+    let mut d = dir(AudioCodec::Pcmu, AudioCodec::Pcmu, 20);
+    d.input_dtmf = te(101, 8000);
+    d.output_dtmf = te(101, 8000);
+    let t0 = Instant::now();
+    let mut t = transcoder(&one_way(d), t0);
+    let mut s = Collect::default();
+    let bad = [
+        // Event code 200.
+        EventPayload {
+            event: 200,
+            end: false,
+            volume: 10,
+            duration: 160,
+        }
+        .to_bytes()
+        .expect("ok"),
+    ];
+    t.push_rtp(0, &rtp(101, true, 1, 0, 9, &bad[0]), t0, &mut s);
+    // Truncated.
+    t.push_rtp(0, &rtp(101, false, 2, 0, 9, &[1, 2]), t0, &mut s);
+    // A duration growing past 10 s over segments.
+    for k in 0..3u32 {
+        let seq = 3 + k as u16;
+        let p = EventPayload {
+            event: 1,
+            end: false,
+            volume: 10,
+            duration: 0xffff,
+        }
+        .to_bytes()
+        .expect("ok");
+        t.push_rtp(
+            0,
+            &rtp(101, k == 0, seq, 8000 + k * 0xffff, 9, &p),
+            t0,
+            &mut s,
+        );
+    }
+    let st = t.stats(0);
+    assert!(st.drops.bad_dtmf >= 3, "{st:?}");
+    assert_eq!(
+        st.dtmf_events_forwarded, 1,
+        "only the believable first segment"
+    );
+}
