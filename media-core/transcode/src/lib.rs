@@ -24,6 +24,21 @@
 //! 60 (and 80, 100, 120) ms; 30, 50, 70, 90, 110 ms toward an Opus
 //! receiver are refused by plan validation ([`TranscodeError::OpusPtime`]).
 //!
+//! DTMF: telephone-events are mapped between the legs' payload types and
+//! clocks when both negotiated them; turned into in-band tones (at
+//! [`Settings::inband_dtmf_level_dbm0`]) when only the sender did; and
+//! in-band tones are detected and sent as events when only the receiver
+//! did (detection runs on 8 kHz PCM, so not on a 16/48 kHz Opus-to-Opus
+//! direction). `play DTMF` sends events on the receiving leg's
+//! telephone-event type, or in-band tones at `-volume` dBm0 when it has
+//! none, muting that leg's audio meanwhile.
+//!
+//! Copy mode: same codec and same ptime, nothing queued, no DTMF work on
+//! the audio: the payload is forwarded unchanged under our header (an
+//! Opus payload keeps the sender's FEC/DTX choices). PCMU <-> PCMA at the
+//! same ptime is translated code by code. Loss in these modes shows as a
+//! gap in our sequence numbers; decoded streams conceal it instead.
+//!
 //! Nothing here touches sockets, threads or the clock: time comes in as
 //! arguments and packets go out through the caller's [`Sink`]. After
 //! construction no packet allocates.

@@ -380,3 +380,101 @@ fn update_keeps_continuity() {
     };
     assert!(t.update(&bad, end).is_err());
 }
+
+/// Opus DTX toward a receiver that asked for it: silence is not sent,
+/// and every packet after a suppressed stretch carries the marker.
+#[test]
+fn opus_dtx_suppresses_silence_with_marker_after() {
+    let t0 = Instant::now();
+    let out = opus_with(|p| p.use_dtx = true);
+    let mut t = transcoder(&one_way(dir(AudioCodec::Pcmu, out, 20)), t0);
+    let mut pcm = sine(600.0, 6000.0, 8000, 0, 8000);
+    pcm.extend(vec![0i16; 16000]);
+    pcm.extend(sine(600.0, 6000.0, 8000, 0, 8000));
+    let mut s = Collect::default();
+    feed(
+        &mut t,
+        &pcmu_packets(&pcm, 1, 0, 1, 160),
+        t0,
+        20 * MS,
+        &mut s,
+    );
+    let st = t.stats(0);
+    let sent = &s.rtp[1];
+    println!(
+        "DTX: {} of 200 frames sent, {} suppressed",
+        sent.len(),
+        st.dtx_suppressed
+    );
+    assert!(st.dtx_suppressed > 50, "{st:?}");
+    assert_eq!(sent.len() as u64 + st.dtx_suppressed, 200);
+    let mut resumed = 0;
+    for w in sent.windows(2) {
+        let step = w[1].ts.wrapping_sub(w[0].ts);
+        assert!(step >= 960 && step % 960 == 0);
+        if step > 960 {
+            assert!(w[1].marker, "talkspurt after DTX");
+            resumed += 1;
+        } else {
+            assert!(!w[1].marker);
+        }
+    }
+    assert!(resumed >= 1);
+}
+
+/// A new sender SSRC (e.g. after a transfer) resets the input side; our
+/// output stream keeps its SSRC and sequence, timestamps move on, and
+/// the first packet of the new stream carries the marker.
+#[test]
+fn new_sender_ssrc_is_a_new_talkspurt() {
+    let t0 = Instant::now();
+    let mut t = transcoder(&one_way(dir(AudioCodec::Pcmu, opus(), 20)), t0);
+    let pcm = sine(600.0, 6000.0, 8000, 0, 160 * 20);
+    let mut s = Collect::default();
+    let end = feed(
+        &mut t,
+        &pcmu_packets(&pcm, 1, 0, 1, 160),
+        t0,
+        20 * MS,
+        &mut s,
+    );
+    feed(
+        &mut t,
+        &pcmu_packets(&pcm, 40000, 123_456, 2, 160),
+        end,
+        20 * MS,
+        &mut s,
+    );
+    let out = &s.rtp[1];
+    assert_eq!(out.len(), 40);
+    assert!(out.iter().all(|p| p.ssrc == out[0].ssrc));
+    assert!(out[20].marker);
+    assert_eq!(out[20].seq, out[19].seq.wrapping_add(1));
+    let step = out[20].ts.wrapping_sub(out[19].ts);
+    assert!((960..48000 * 3).contains(&step), "{step}");
+    assert_eq!(t.stats(0).lost, 0);
+}
+
+/// Cost per 20 ms packet (release build; printed, loosely bounded).
+#[test]
+fn cost_per_packet() {
+    for (name, input, output) in [
+        ("PCMU->Opus", AudioCodec::Pcmu, opus()),
+        ("PCMU->PCMA", AudioCodec::Pcmu, AudioCodec::Pcma),
+        ("PCMU->PCMU 20->60 ms", AudioCodec::Pcmu, AudioCodec::Pcmu),
+    ] {
+        let ptime = if name.contains("60") { 60 } else { 20 };
+        let t0 = Instant::now();
+        let mut t = transcoder(&one_way(dir(input, output, ptime)), t0);
+        let pcm = sweep(300.0, 3400.0, 6000.0, 8000, 160 * 1000);
+        let pkts = pcmu_packets(&pcm, 1, 0, 1, 160);
+        let mut sink = sluice_transcode::NullSink;
+        let start = std::time::Instant::now();
+        for (k, p) in pkts.iter().enumerate() {
+            t.push_rtp(0, p, t0 + 20 * MS * k as u32, &mut sink);
+        }
+        let us = start.elapsed().as_secs_f64() * 1e6 / pkts.len() as f64;
+        println!("{name}: {us:.2} µs per 20 ms input packet");
+        assert!(us < 5000.0);
+    }
+}
