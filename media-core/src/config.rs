@@ -71,6 +71,23 @@ pub struct Args {
     /// userspace.
     #[arg(long, value_name = "N")]
     pub xdp_max_flows: Option<u32>,
+    /// Threads that transcode streams whose legs share no codec (they
+    /// run beside the workers, never inside them).
+    #[arg(long, value_name = "N")]
+    pub transcode_threads: Option<usize>,
+    /// Opus encoder complexity, 0 (cheapest) to 10 (best).
+    #[arg(long, value_name = "0-10")]
+    pub opus_complexity: Option<u8>,
+    /// Opus bit rate in bit/s when the far end's fmtp sets none.
+    #[arg(long, value_name = "BPS")]
+    pub opus_bitrate: Option<u32>,
+    /// Longest wait, in ms, of the jitter buffer on transcoded streams
+    /// for a missing packet before concealing it.
+    #[arg(long, value_name = "MS")]
+    pub jitter_buffer_max: Option<u64>,
+    /// Send each DTMF digit seen as a JSON datagram to this address.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub dtmf_log_dest: Option<String>,
 }
 
 /// The keys of the TOML file (all optional; unknown keys are an error).
@@ -98,6 +115,16 @@ struct FileConfig {
     xdp_mode: Option<String>,
     #[serde(alias = "xdp_max_flows")]
     xdp_max_flows: Option<u32>,
+    #[serde(alias = "transcode_threads")]
+    transcode_threads: Option<usize>,
+    #[serde(alias = "opus_complexity")]
+    opus_complexity: Option<u8>,
+    #[serde(alias = "opus_bitrate")]
+    opus_bitrate: Option<u32>,
+    #[serde(alias = "jitter_buffer_max")]
+    jitter_buffer_max: Option<u64>,
+    #[serde(alias = "dtmf_log_dest")]
+    dtmf_log_dest: Option<String>,
 }
 
 /// A named local media address.
@@ -132,6 +159,23 @@ pub struct Config {
     pub srtp_replay_window: u16,
     /// The XDP fast path: where and how to attach it.
     pub xdp: XdpConfig,
+    /// The transcoder pool.
+    pub transcode: TranscodeConfig,
+}
+
+/// The transcoder pool's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TranscodeConfig {
+    /// Pool threads.
+    pub threads: usize,
+    /// Opus encoder complexity (0-10).
+    pub opus_complexity: u8,
+    /// Opus bit rate when the far end sets none.
+    pub opus_bitrate: Option<u32>,
+    /// The jitter buffer's longest wait for a missing packet.
+    pub jitter_buffer_max: Duration,
+    /// Where DTMF digit reports go as JSON.
+    pub dtmf_log_dest: Option<SocketAddr>,
 }
 
 /// How the XDP program attaches to an interface.
@@ -218,6 +262,11 @@ impl Config {
             xdp: (!args.xdp.is_empty()).then(|| args.xdp.clone()),
             xdp_mode: args.xdp_mode.clone(),
             xdp_max_flows: args.xdp_max_flows,
+            transcode_threads: args.transcode_threads,
+            opus_complexity: args.opus_complexity,
+            opus_bitrate: args.opus_bitrate,
+            jitter_buffer_max: args.jitter_buffer_max,
+            dtmf_log_dest: args.dtmf_log_dest.clone(),
         };
         let merged = overlay(merged, from_flags);
         validate(merged, &file_origin, args)
@@ -245,6 +294,11 @@ fn overlay(base: FileConfig, top: FileConfig) -> FileConfig {
         xdp: top.xdp.or(base.xdp),
         xdp_mode: top.xdp_mode.or(base.xdp_mode),
         xdp_max_flows: top.xdp_max_flows.or(base.xdp_max_flows),
+        transcode_threads: top.transcode_threads.or(base.transcode_threads),
+        opus_complexity: top.opus_complexity.or(base.opus_complexity),
+        opus_bitrate: top.opus_bitrate.or(base.opus_bitrate),
+        jitter_buffer_max: top.jitter_buffer_max.or(base.jitter_buffer_max),
+        dtmf_log_dest: top.dtmf_log_dest.or(base.dtmf_log_dest),
     }
 }
 
@@ -267,6 +321,8 @@ fn validate(c: FileConfig, file_origin: &str, args: &Args) -> Result<Config, Con
 
     let xdp =
         validate_xdp(&c, args).map_err(|(by_flag, key, reason)| invalid(by_flag, key, reason))?;
+    let transcode = validate_transcode(&c, args)
+        .map_err(|(by_flag, key, reason)| invalid(by_flag, key, reason))?;
     let interface_texts = c.interface.ok_or_else(|| missing("interface"))?;
     if interface_texts.is_empty() {
         return Err(invalid(
@@ -358,6 +414,62 @@ fn validate(c: FileConfig, file_origin: &str, args: &Args) -> Result<Config, Con
         log_level: c.log_level.unwrap_or_else(|| "info".into()),
         srtp_replay_window,
         xdp,
+        transcode,
+    })
+}
+
+/// The transcoder keys; errors carry (set by flag, key, reason).
+fn validate_transcode(
+    c: &FileConfig,
+    args: &Args,
+) -> Result<TranscodeConfig, (bool, &'static str, String)> {
+    let threads = c.transcode_threads.unwrap_or(1);
+    if !(1..=64).contains(&threads) {
+        return Err((
+            args.transcode_threads.is_some(),
+            "transcode-threads",
+            format!("{threads} is not in 1..=64"),
+        ));
+    }
+    let opus_complexity = c.opus_complexity.unwrap_or(5);
+    if opus_complexity > 10 {
+        return Err((
+            args.opus_complexity.is_some(),
+            "opus-complexity",
+            format!("{opus_complexity} is not in 0..=10"),
+        ));
+    }
+    if let Some(bps) = c.opus_bitrate.filter(|b| !(6000..=510_000).contains(b)) {
+        return Err((
+            args.opus_bitrate.is_some(),
+            "opus-bitrate",
+            format!("{bps} is not in 6000..=510000"),
+        ));
+    }
+    let jitter_ms = c.jitter_buffer_max.unwrap_or(60);
+    if jitter_ms > 500 {
+        return Err((
+            args.jitter_buffer_max.is_some(),
+            "jitter-buffer-max",
+            format!("{jitter_ms} ms is more than 500"),
+        ));
+    }
+    let dtmf_log_dest = match c.dtmf_log_dest.as_deref().filter(|t| !t.is_empty()) {
+        None => None,
+        Some(text) => Some(text.parse::<SocketAddr>().map_err(|_| {
+            (
+                args.dtmf_log_dest.is_some(),
+                "dtmf-log-dest",
+                format!("`{text}` is not ADDR:PORT"),
+            )
+        })?),
+    };
+    Ok(TranscodeConfig {
+        threads,
+        opus_complexity,
+        opus_bitrate: c.opus_bitrate,
+        jitter_buffer_max: Duration::from_millis(jitter_ms),
+        dtmf_log_dest,
     })
 }
 

@@ -10,7 +10,8 @@ use crossbeam_queue::ArrayQueue;
 use crate::config::Config;
 use crate::control::ports::OsBinder;
 use crate::control::{Engine, NgServer};
-use crate::worker::{Worker, WorkerTuning};
+use crate::transcoder::{OutputQueue, PoolSettings, TranscoderPool};
+use crate::worker::{Doorbell, TranscodeLink, Worker, WorkerTuning};
 use crate::xdp::XdpFastPath;
 
 /// A daemon ready to serve: NG socket bound, workers running.
@@ -20,6 +21,8 @@ pub struct Daemon {
     stop: Arc<AtomicBool>,
     /// Detaches the XDP program when dropped, after the workers stopped.
     xdp: Option<XdpFastPath>,
+    /// Stopped after the workers, which feed it.
+    pool: TranscoderPool,
 }
 
 impl Daemon {
@@ -36,6 +39,17 @@ impl Daemon {
         let tuning = WorkerTuning::default();
         let events = Arc::new(ArrayQueue::new(tuning.queue_capacity));
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let inboxes = (0..config.workers)
+            .map(|_| {
+                Ok(OutputQueue {
+                    queue: Arc::new(ArrayQueue::new(TRANSCODE_QUEUE)),
+                    doorbell: Arc::new(Doorbell::new()?),
+                })
+            })
+            .collect::<std::io::Result<Vec<_>>>()
+            .context("cannot create worker doorbells")?;
+        let pool = TranscoderPool::spawn(&pool_settings(config), inboxes.clone())
+            .context("cannot start the transcoder threads")?;
         let workers = (0..config.workers)
             .map(|i| {
                 // With more cores than workers, leave core 0 to the control
@@ -48,6 +62,10 @@ impl Daemon {
                     Arc::clone(&events),
                     std::thread::current(),
                     flows.clone(),
+                    Some(TranscodeLink {
+                        pool: pool.handle(),
+                        inbox: inboxes[i].clone(),
+                    }),
                 )
                 .with_context(|| {
                     format!("cannot start worker {i} (io_uring needs Linux 6.0 or later)")
@@ -68,15 +86,43 @@ impl Daemon {
             ports = format!("{}-{}", config.port_min, config.port_max),
             "media-core ready"
         );
-        Ok(Self { server, stop, xdp })
+        Ok(Self {
+            server,
+            stop,
+            xdp,
+            pool,
+        })
     }
 
     /// Serves until SIGTERM or SIGINT, then drains the workers.
     pub fn run(self) -> anyhow::Result<()> {
         self.server.run(&self.stop)?;
+        self.pool.shutdown();
         drop(self.xdp);
         tracing::info!("media-core stopped");
         Ok(())
+    }
+}
+
+/// Capacity of each worker's queue from the pool and of each pool
+/// thread's job queue (packets travel inline, ~1.5 KB each).
+const TRANSCODE_QUEUE: usize = 8192;
+
+/// The pool's settings from the configuration.
+fn pool_settings(config: &Config) -> PoolSettings {
+    let t = &config.transcode;
+    let transcode = sluice_transcode::Settings {
+        opus_complexity: t.opus_complexity,
+        opus_bitrate: t.opus_bitrate,
+        max_jitter_delay: t.jitter_buffer_max,
+        ..sluice_transcode::Settings::default()
+    };
+    PoolSettings {
+        threads: t.threads,
+        cores: Vec::new(),
+        transcode,
+        dtmf_log_dest: t.dtmf_log_dest,
+        queue_capacity: TRANSCODE_QUEUE,
     }
 }
 

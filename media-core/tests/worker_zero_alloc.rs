@@ -122,6 +122,7 @@ fn forwards_both_ways_without_allocating(srtp: bool) {
         Arc::clone(&events),
         std::thread::current(),
         None,
+        None,
     )
     .expect("io_uring worker starts (kernel >= 6.0)");
 

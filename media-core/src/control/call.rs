@@ -9,6 +9,7 @@ use super::codecs::Negotiation;
 use super::sdes::SideSdes;
 use crate::relay::{
     CallSerial, LatchPolicy, MediaHandling, Role, SocketConfig, SocketCrypto, SocketKey,
+    TranscodeRoute,
 };
 use sluice_transcode::{DtmfFormat, MediaPlan};
 
@@ -87,10 +88,11 @@ impl MediaPair {
         let this = &self.sides[leg];
         let other = &self.sides[1 - leg];
         let media = MediaHandling {
-            transcode: self
-                .transcode
-                .as_ref()
-                .is_some_and(|plan| plan.directions[leg].is_some()),
+            transcode: self.transcode.as_ref().map(|plan| TranscodeRoute {
+                media: u16::try_from(self.index).unwrap_or(u16::MAX),
+                leg: u8::from(leg == 1),
+                rtp: plan.directions[leg].is_some(),
+            }),
             dtmf_payload_type: this.telephone_event.map(|f| f.payload_type),
             block_dtmf,
         };

@@ -15,6 +15,7 @@ use super::codecs::{self, CodecPlan, CodecPolicy, Negotiation};
 use super::crypto_plan::{self, CryptoPlan};
 use super::ports::{Binder, BoundPair, PortAllocator};
 use super::sdes::{SdesPolicy, SideSdes};
+use super::transcoding;
 use crate::config::{Config, Interface};
 use crate::relay::{CallSerial, LatchPolicy, SocketKey};
 use crate::worker::WorkerCommand;
@@ -461,6 +462,7 @@ impl Engine {
                 }
             }
         }
+        transcoding::sync(call, &mut self.commands);
         Ok(())
     }
 
@@ -525,6 +527,7 @@ impl Engine {
     pub fn remove_call(&mut self, call_id: &str) -> Option<Call> {
         let call = self.calls.remove(call_id)?;
         self.by_serial.remove(&call.serial);
+        transcoding::remove_all(&call, &mut self.commands);
         for key in call.socket_keys() {
             self.commands
                 .push((call.worker, WorkerCommand::Close { key }));
@@ -757,6 +760,8 @@ fn fnv1a(bytes: &[u8]) -> u64 {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
 }
+
+mod dtmf;
 
 #[cfg(test)]
 mod tests;

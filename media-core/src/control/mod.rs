@@ -8,6 +8,7 @@ pub mod ports;
 pub mod render;
 pub mod sdes;
 pub mod server;
+pub mod transcoding;
 
 pub use engine::{Engine, Failure};
 pub use server::NgServer;

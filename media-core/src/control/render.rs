@@ -209,6 +209,11 @@ fn stream_report(
     if let Some(t) = s.last_packet {
         d.insert("last packet", clock.unix(t));
     }
+    if s.transcoded.packets > 0 {
+        // What the transcoder produced and this socket sent to its leg
+        // (`stats` counts what arrived from the leg).
+        d.insert("transcoded", counter(s.transcoded, 0));
+    }
     if s.xdp_active || s.xdp.packets > 0 {
         // The part of `stats` the XDP fast path forwarded in the kernel.
         d.insert(

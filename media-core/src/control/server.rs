@@ -200,6 +200,12 @@ impl NgServer {
             Command::Query => self.query(&request),
             Command::List => Ok(self.list(&request)),
             Command::Statistics => Ok(self.statistics(now)),
+            Command::PlayDtmf => self.engine.play_dtmf(&request).map(|()| reply::ok()),
+            Command::BlockDtmf => self.engine.block_dtmf(&request, true).map(|()| reply::ok()),
+            Command::UnblockDtmf => self
+                .engine
+                .block_dtmf(&request, false)
+                .map(|()| reply::ok()),
             other => Err(Failure::Error(format!(
                 "command not supported yet: {other}"
             ))),

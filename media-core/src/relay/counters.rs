@@ -28,11 +28,23 @@ pub enum DropReason {
     /// SRTP could not process the packet (too short for its tag, key
     /// lifetime reached, too many SSRCs).
     SrtpError = 8,
+    /// A payload type the sender did not negotiate (transcoded streams).
+    PayloadType = 9,
+    /// The codec could not decode the payload (e.g. Opus garbage).
+    Undecodable = 10,
+    /// A telephone-event that makes no sense (absurd duration, bad code).
+    BadDtmf = 11,
+    /// `block DTMF`: a telephone-event from a blocked leg.
+    DtmfBlocked = 12,
+    /// Arrived after the jitter buffer gave up on it, or a duplicate.
+    Late = 13,
+    /// The transcoder pool's queue was full.
+    TranscoderBusy = 14,
 }
 
 impl DropReason {
     /// Number of reasons (size of the counter array).
-    pub const COUNT: usize = 9;
+    pub const COUNT: usize = 15;
     /// Every reason, in counter-array order.
     pub const ALL: [DropReason; Self::COUNT] = [
         DropReason::Malformed,
@@ -44,6 +56,12 @@ impl DropReason {
         DropReason::SrtpAuth,
         DropReason::SrtpReplay,
         DropReason::SrtpError,
+        DropReason::PayloadType,
+        DropReason::Undecodable,
+        DropReason::BadDtmf,
+        DropReason::DtmfBlocked,
+        DropReason::Late,
+        DropReason::TranscoderBusy,
     ];
 
     /// The name NG replies use for this reason.
@@ -58,6 +76,12 @@ impl DropReason {
             DropReason::SrtpAuth => "SRTP auth failed",
             DropReason::SrtpReplay => "SRTP replay",
             DropReason::SrtpError => "SRTP error",
+            DropReason::PayloadType => "unknown payload type",
+            DropReason::Undecodable => "undecodable",
+            DropReason::BadDtmf => "bad DTMF",
+            DropReason::DtmfBlocked => "DTMF blocked",
+            DropReason::Late => "late or duplicate",
+            DropReason::TranscoderBusy => "transcoder busy",
         }
     }
 }
@@ -105,6 +129,9 @@ pub struct StreamStats {
     pub xdp: Counter,
     /// The XDP fast path holds this stream now.
     pub xdp_active: bool,
+    /// Packets the transcoder produced and this socket sent (RTP and RTCP
+    /// toward the leg it faces).
+    pub transcoded: Counter,
 }
 
 impl StreamStats {

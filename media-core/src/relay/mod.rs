@@ -11,5 +11,5 @@ pub use crypto::{KeyParams, SocketCrypto, SrtpKey, SRTP_TAILROOM};
 pub use offload::{FlowSpec, Offload};
 pub use table::{
     CallSerial, LatchPolicy, MediaHandling, RelayTable, Role, SlotRef, SocketConfig, SocketKey,
-    Verdict,
+    TranscodeRoute, Verdict,
 };

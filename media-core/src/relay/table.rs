@@ -97,14 +97,26 @@ pub struct SocketConfig {
 /// What the worker does to media received on a socket beyond relaying it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct MediaHandling {
-    /// RTP and RTCP received here go to the transcoder pool instead of
+    /// Packets received here go to the transcoder pool instead of
     /// straight to the other leg (the legs share no codec, or `ptime`,
     /// `always transcode` or `inject DTMF` asked for it).
-    pub transcode: bool,
+    pub transcode: Option<TranscodeRoute>,
     /// The sender's telephone-event payload type, if negotiated.
     pub dtmf_payload_type: Option<u8>,
     /// `block DTMF`: telephone-events from this leg are dropped.
     pub block_dtmf: bool,
+}
+
+/// Which transcoded section a socket feeds, and as which leg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TranscodeRoute {
+    /// The `m=` section index.
+    pub media: u16,
+    /// The leg the socket faces (the sender of what arrives).
+    pub leg: u8,
+    /// RTP goes to the transcoder too (false: only RTCP does, and RTP of
+    /// this direction is relayed unchanged).
+    pub rtp: bool,
 }
 
 /// A handle to a live slot, checked against reuse.
@@ -129,6 +141,18 @@ pub enum Verdict {
         /// was removed or added).
         len: usize,
         /// The packet is RTCP (counted as such).
+        rtcp: bool,
+    },
+    /// Hand the first `len` bytes (SRTP removed) to the transcoder pool:
+    /// the stream's legs share no codec.
+    Transcode {
+        /// The call.
+        call: CallSerial,
+        /// The media section and sending leg.
+        route: TranscodeRoute,
+        /// Plain length.
+        len: usize,
+        /// The packet is RTCP.
         rtcp: bool,
     },
     /// Drop it; the reason is already counted.
@@ -369,6 +393,25 @@ impl RelayTable {
             }
         };
         live.stats.last_packet = Some(now);
+        if let Some(route) = live.config.media.transcode {
+            if received.rtcp || route.rtp {
+                let call = live.config.call;
+                if received.rtcp {
+                    live.stats.rtcp.add(len);
+                } else {
+                    live.stats.rtp.add(len);
+                }
+                return Verdict::Transcode {
+                    call,
+                    route,
+                    len: received.plain_len,
+                    rtcp: received.rtcp,
+                };
+            }
+        }
+        if !received.rtcp && live.config.media.block_dtmf && is_dtmf(live, buf) {
+            return self.drop_received(slot, DropReason::DtmfBlocked);
+        }
         let out = if received.rtcp {
             live.rtcp_out
         } else {
@@ -404,6 +447,23 @@ impl RelayTable {
             len: sent,
             rtcp: received.rtcp,
         }
+    }
+
+    /// Prepares a packet the transcoder produced for sending from `out`:
+    /// adds SRTP in place (`buf` needs the tail room) and counts it.
+    /// Returns the destination and the length to send.
+    pub fn prepare_generated(
+        &mut self,
+        out: SlotRef,
+        buf: &mut [u8],
+        len: usize,
+        rtcp: bool,
+    ) -> Result<(SocketAddr, usize), DropReason> {
+        let live = self.get_mut(out).ok_or(DropReason::NoDestination)?;
+        let to = live.remote().ok_or(DropReason::NoDestination)?;
+        let sent = live.srtp.protect(buf, len, rtcp)?;
+        live.stats.transcoded.add(sent);
+        Ok((to, sent))
     }
 
     fn drop_received(&mut self, slot: SlotRef, reason: DropReason) -> Verdict {
@@ -475,6 +535,18 @@ impl RelayTable {
     /// Moves a packet already counted as forwarded to the `SendFailed`
     /// drops, when the kernel refused to send it.
     pub fn count_send_failure(&mut self, slot: SlotRef, is_rtcp: bool, len: usize) {
+        self.count_undelivered(slot, is_rtcp, len, DropReason::SendFailed);
+    }
+
+    /// Moves a packet already counted as forwarded to the drops for
+    /// `reason` (the kernel refused it, the transcoder queue was full).
+    pub fn count_undelivered(
+        &mut self,
+        slot: SlotRef,
+        is_rtcp: bool,
+        len: usize,
+        reason: DropReason,
+    ) {
         if let Some(live) = self.get_mut(slot) {
             let counter = if is_rtcp {
                 &mut live.stats.rtcp
@@ -483,7 +555,7 @@ impl RelayTable {
             };
             counter.packets = counter.packets.saturating_sub(1);
             counter.bytes = counter.bytes.saturating_sub(len as u64);
-            live.stats.drop(DropReason::SendFailed);
+            live.stats.drop(reason);
         }
     }
 
@@ -566,6 +638,11 @@ impl RelayTable {
     /// right now, if they need nothing but a rewrite.
     pub fn desired_flow(&self, slot: SlotRef) -> Option<FlowSpec> {
         let live = self.get(slot)?;
+        let media = live.config.media;
+        if media.transcode.is_some_and(|r| r.rtp) || media.block_dtmf {
+            // The payload changes, or some packets must be looked at.
+            return None;
+        }
         let out = self.get(live.rtp_out?)?;
         // Muxed RTCP goes the RTP route; a separate RTCP route is fine too
         // since RTCP never takes the fast path.
@@ -667,6 +744,15 @@ impl Live {
     }
 }
 
+/// Whether the RTP packet in `buf` carries the sender's negotiated
+/// telephone-event payload type.
+fn is_dtmf(live: &Live, buf: &[u8]) -> bool {
+    live.config
+        .media
+        .dtmf_payload_type
+        .is_some_and(|pt| buf.get(1).is_some_and(|b| b & 0x7f == pt))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -699,6 +785,7 @@ mod tests {
                 Ok((out, to))
             }
             Verdict::Drop(reason) => Err(reason),
+            other => panic!("a pass-through call got {other:?}"),
         }
     }
 
@@ -725,6 +812,143 @@ mod tests {
         assert!(t.configure(A, cfg(5000, B)));
         assert!(t.configure(B, cfg(6000, A)));
         (t, a, b, now)
+    }
+
+    /// Re-configures socket `key` (out `out`, SDP peer `remote`) with
+    /// `media` handling.
+    fn handle_with(
+        t: &mut RelayTable,
+        key: SocketKey,
+        remote: u16,
+        out: SocketKey,
+        media: MediaHandling,
+    ) {
+        assert!(t.configure(
+            key,
+            SocketConfig {
+                call: CallSerial(1),
+                role: Role::Rtp,
+                sdp_remote: Some(addr(remote)),
+                rtp_out: Some(out),
+                rtcp_out: Some(out),
+                latch: LatchPolicy::default(),
+                crypto: SocketCrypto::default(),
+                media,
+            },
+        ));
+    }
+
+    #[test]
+    fn transcoded_streams_go_to_the_pool_and_generated_packets_are_counted() {
+        let (mut t, a, b, now) = call(LatchPolicy::default());
+        let route = TranscodeRoute {
+            media: 0,
+            leg: 0,
+            rtp: true,
+        };
+        handle_with(
+            &mut t,
+            A,
+            5000,
+            B,
+            MediaHandling {
+                transcode: Some(route),
+                ..MediaHandling::default()
+            },
+        );
+        let p = rtp();
+        let mut buf = p.clone();
+        buf.resize(p.len() + crate::relay::SRTP_TAILROOM, 0);
+        assert_eq!(
+            t.handle_packet(a, addr(5000), &mut buf, p.len(), false, now),
+            Verdict::Transcode {
+                call: CallSerial(1),
+                route,
+                len: p.len(),
+                rtcp: false
+            }
+        );
+        // The transcoder's output leaves from B to B's peer, counted there.
+        let (to, len) = t.prepare_generated(b, &mut buf, p.len(), false).unwrap();
+        assert_eq!((to, len), (addr(6000), p.len()));
+        let stats = t.call_stats(CallSerial(1)).collect::<Vec<_>>();
+        let of = |k: SocketKey| stats.iter().find(|(key, _)| *key == k).unwrap().1;
+        assert_eq!(of(A).rtp.packets, 1);
+        assert_eq!(of(B).transcoded.packets, 1);
+        // A transcoded stream never goes to the fast path.
+        assert_eq!(t.desired_flow(a), None);
+        // RTP of a direction that is not transcoded is relayed as before.
+        handle_with(
+            &mut t,
+            A,
+            5000,
+            B,
+            MediaHandling {
+                transcode: Some(TranscodeRoute {
+                    rtp: false,
+                    ..route
+                }),
+                ..MediaHandling::default()
+            },
+        );
+        assert_eq!(
+            feed(&mut t, a, addr(5000), &p, false, now),
+            Ok((b, addr(6000)))
+        );
+    }
+
+    #[test]
+    fn blocked_dtmf_is_dropped_on_pass_through_streams() {
+        let (mut t, a, b, now) = call(LatchPolicy::default());
+        handle_with(
+            &mut t,
+            A,
+            5000,
+            B,
+            MediaHandling {
+                dtmf_payload_type: Some(101),
+                block_dtmf: true,
+                ..MediaHandling::default()
+            },
+        );
+        let audio = rtp();
+        let mut event = rtp();
+        event.truncate(16);
+        event[1] = 101;
+        assert_eq!(
+            feed(&mut t, a, addr(5000), &audio, false, now),
+            Ok((b, addr(6000)))
+        );
+        assert_eq!(
+            feed(&mut t, a, addr(5000), &event, false, now),
+            Err(DropReason::DtmfBlocked)
+        );
+        // Marker bit set: still the event's payload type.
+        event[1] = 0x80 | 101;
+        assert_eq!(
+            feed(&mut t, a, addr(5000), &event, false, now),
+            Err(DropReason::DtmfBlocked)
+        );
+        assert_eq!(
+            t.desired_flow(a),
+            None,
+            "blocked DTMF keeps the stream in userspace"
+        );
+        handle_with(
+            &mut t,
+            A,
+            5000,
+            B,
+            MediaHandling {
+                dtmf_payload_type: Some(101),
+                block_dtmf: false,
+                ..MediaHandling::default()
+            },
+        );
+        assert_eq!(
+            feed(&mut t, a, addr(5000), &event, false, now),
+            Ok((b, addr(6000)))
+        );
     }
 
     #[test]

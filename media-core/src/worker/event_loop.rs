@@ -21,8 +21,10 @@ use super::bufring::BufRing;
 use super::offload::Offloader;
 use super::sockaddr::{self, RawAddr};
 use super::wake::Doorbell;
-use super::{WorkerCommand, WorkerEvent, WorkerTuning};
+use super::{TranscodeLink, WorkerCommand, WorkerEvent, WorkerTuning};
 use crate::relay::{DropReason, RelayTable, SlotRef, Verdict, SRTP_TAILROOM};
+use crate::transcoder::job::MAX_PACKET;
+use crate::transcoder::{Job, MediaKey, Output};
 use crate::xdp::XdpFlows;
 
 const TAG_SHIFT: u32 = 60;
@@ -92,6 +94,8 @@ pub struct EventLoop {
     shutting_down: bool,
     /// The XDP fast path, when it is loaded.
     offloader: Option<Offloader>,
+    /// The transcoder pool, when there is one.
+    transcode: Option<TranscodeLink>,
 }
 
 impl EventLoop {
@@ -103,6 +107,7 @@ impl EventLoop {
         events: Arc<ArrayQueue<WorkerEvent>>,
         control: Thread,
         xdp: Option<XdpFlows>,
+        transcode: Option<TranscodeLink>,
     ) -> io::Result<Self> {
         let ring = IoUring::builder()
             .setup_coop_taskrun()
@@ -156,6 +161,7 @@ impl EventLoop {
             receives_armed: 0,
             shutting_down: false,
             offloader: xdp.map(Offloader::new),
+            transcode,
         })
     }
 
@@ -275,7 +281,103 @@ impl EventLoop {
                 };
                 self.send(send);
             }
+            Verdict::Transcode {
+                call,
+                route,
+                len,
+                rtcp,
+            } => {
+                let key = MediaKey {
+                    call,
+                    media: route.media,
+                };
+                let job = (len <= MAX_PACKET).then(|| {
+                    let mut data = [0u8; MAX_PACKET];
+                    data[..len].copy_from_slice(&packet[..len]);
+                    Job::Packet {
+                        key,
+                        from_leg: route.leg,
+                        rtcp,
+                        arrival: now,
+                        len: len as u16,
+                        data,
+                    }
+                });
+                self.bufs.push(bid);
+                self.submit_to_pool(slot, key, job, rtcp, payload_len);
+            }
             Verdict::Drop(_) => self.bufs.push(bid),
+        }
+    }
+
+    /// Hands a packet's job to the transcoder pool; no job (too large),
+    /// a full queue or no pool drops it, counted.
+    fn submit_to_pool(
+        &mut self,
+        slot: SlotRef,
+        key: MediaKey,
+        job: Option<Job>,
+        rtcp: bool,
+        received_len: usize,
+    ) {
+        let Some(job) = job else {
+            self.table
+                .count_undelivered(slot, rtcp, received_len, DropReason::Oversize);
+            return;
+        };
+        let submitted = self
+            .transcode
+            .as_ref()
+            .is_some_and(|link| link.pool.submit(key, job).is_ok());
+        if !submitted {
+            self.table
+                .count_undelivered(slot, rtcp, received_len, DropReason::TranscoderBusy);
+        }
+    }
+
+    /// Sends what the pool finished for this worker's sockets.
+    fn drain_transcoded(&mut self) {
+        let Some(link) = &self.transcode else { return };
+        let inbox = Arc::clone(&link.inbox.queue);
+        while let Some(output) = inbox.pop() {
+            match output {
+                Output::Packet {
+                    out,
+                    rtcp,
+                    len,
+                    mut data,
+                } => {
+                    let Some(slot) = self.table.lookup(out) else {
+                        continue; // Closed meanwhile.
+                    };
+                    let prepared =
+                        self.table
+                            .prepare_generated(slot, &mut data, usize::from(len), rtcp);
+                    let Ok((to, len)) = prepared else { continue };
+                    if let Some(socket) = self
+                        .sockets
+                        .get(slot.index as usize)
+                        .and_then(Option::as_ref)
+                    {
+                        // A plain non-blocking send: the packet lives on
+                        // this stack, not in a buffer the ring owns.
+                        let sent = socket2::SockRef::from(socket).send_to_with_flags(
+                            &data[..len],
+                            &to.into(),
+                            libc::MSG_DONTWAIT,
+                        );
+                        if sent.is_err() {
+                            self.table.count_drop(slot, DropReason::SendFailed);
+                        }
+                    }
+                }
+                Output::Dropped { origin, reason } => {
+                    // Counted as received when it went to the pool.
+                    if let Some(slot) = self.table.lookup(origin) {
+                        self.table.count_undelivered(slot, false, 0, reason);
+                    }
+                }
+            }
         }
     }
 
@@ -320,6 +422,7 @@ impl EventLoop {
         while let Some(command) = self.commands.pop() {
             self.handle_command(command, now);
         }
+        self.drain_transcoded();
         if !self.shutting_down {
             self.arm_doorbell();
         }
@@ -376,6 +479,14 @@ impl EventLoop {
                 let calls = self.table.idle_calls(deadline);
                 if !calls.is_empty() {
                     self.emit(WorkerEvent::Idle { calls });
+                }
+            }
+            WorkerCommand::Transcoder { key, command } => {
+                if let Some(link) = &self.transcode {
+                    let job = Job::Control { key, command };
+                    if link.pool.submit(key, job).is_err() {
+                        tracing::warn!(call = key.call.0, "transcoder queue full; command lost");
+                    }
                 }
             }
             WorkerCommand::Shutdown => {

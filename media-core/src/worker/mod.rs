@@ -6,7 +6,7 @@
 mod bufring;
 mod event_loop;
 mod offload;
-mod pin;
+pub(crate) mod pin;
 mod sockaddr;
 mod wake;
 
@@ -19,6 +19,7 @@ use std::time::Instant;
 use crossbeam_queue::ArrayQueue;
 
 use crate::relay::{CallSerial, SocketConfig, SocketKey, StreamStats};
+use crate::transcoder::{MediaKey, OutputQueue, PoolCommand, PoolHandle};
 use crate::xdp::XdpFlows;
 
 pub use wake::Doorbell;
@@ -68,8 +69,26 @@ pub enum WorkerCommand {
         /// The inactivity deadline.
         deadline: Instant,
     },
+    /// Pass a command to the transcoder pool, in order with this
+    /// worker's packets of that section.
+    Transcoder {
+        /// The section.
+        key: MediaKey,
+        /// What to do.
+        command: PoolCommand,
+    },
     /// Close everything and end the thread.
     Shutdown,
+}
+
+/// A worker's connection to the transcoder pool.
+#[derive(Debug, Clone)]
+pub struct TranscodeLink {
+    /// Where transcoded packets go.
+    pub pool: PoolHandle,
+    /// Where the pool's output for this worker comes back; its doorbell
+    /// becomes the worker's doorbell.
+    pub inbox: OutputQueue,
 }
 
 /// What a worker tells the control thread.
@@ -142,7 +161,8 @@ pub enum SendError {
 impl Worker {
     /// Starts worker `index`, pinned to `core` when given. Events go to
     /// `events`; `control` is unparked after each one. With `xdp`, the
-    /// worker hands streams that need no payload change to the fast path.
+    /// worker hands streams that need no payload change to the fast path;
+    /// with `transcode`, streams without a common codec go to the pool.
     pub fn spawn(
         index: usize,
         core: Option<usize>,
@@ -150,9 +170,13 @@ impl Worker {
         events: Arc<ArrayQueue<WorkerEvent>>,
         control: Thread,
         xdp: Option<XdpFlows>,
+        transcode: Option<TranscodeLink>,
     ) -> io::Result<Self> {
         let commands = Arc::new(ArrayQueue::new(tuning.queue_capacity));
-        let doorbell = Arc::new(Doorbell::new()?);
+        let doorbell = match &transcode {
+            Some(link) => Arc::clone(&link.inbox.doorbell),
+            None => Arc::new(Doorbell::new()?),
+        };
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
         let thread = {
             let commands = Arc::clone(&commands);
@@ -166,7 +190,7 @@ impl Worker {
                         }
                     }
                     let mut lp = match event_loop::EventLoop::new(
-                        tuning, commands, doorbell, events, control, xdp,
+                        tuning, commands, doorbell, events, control, xdp, transcode,
                     ) {
                         Ok(lp) => {
                             let _ = ready_tx.send(Ok(()));
