@@ -10,6 +10,7 @@ use sluice_tests::{call_id, ng, PortBlock, Relay};
 const PCMU: (u8, &str, &str) = (0, "PCMU/8000", "");
 const PCMA: (u8, &str, &str) = (8, "PCMA/8000", "");
 const G722: (u8, &str, &str) = (9, "G722/8000", "");
+const G729: (u8, &str, &str) = (18, "G729/8000", "");
 const TE8: (u8, &str, &str) = (101, "telephone-event/8000", "0-16");
 const OPUS: (u8, &str, &str) = (96, "opus/48000/2", "useinbandfec=1");
 const TE48: (u8, &str, &str) = (97, "telephone-event/48000", "0-16");
@@ -128,6 +129,12 @@ fn run(relay: &Relay, case: &Case) -> Outcome {
 }
 
 const SAME: &[Case] = &[
+    Case {
+        name: "unoffered opus answer, transcoded unasked",
+        offer: &[PCMU, PCMA, TE8],
+        options: &[],
+        answer: &[OPUS, TE48],
+    },
     Case {
         name: "transcode opus",
         offer: &[PCMU, PCMA, TE8],
@@ -280,12 +287,13 @@ fn codec_options_match_rtpengine() {
 fn deliberate_differences_from_rtpengine() {
     let mut ports = PortBlock::new();
     let ours = Relay::start(RelayKind::MediaCore, &mut ports, &RelayOptions::default());
-    // An answer with a codec never offered: refused.
+    // An answer with a codec never offered that cannot be transcoded:
+    // refused (rtpengine transcodes what it can and answers anyway).
     let unoffered = Case {
         name: "unoffered",
         offer: &[PCMU, PCMA, TE8],
         options: &[],
-        answer: &[OPUS, TE48],
+        answer: &[G729],
     };
     let err = run(&ours, &unoffered).unwrap_err();
     assert!(err.contains("not offered"), "{err}");

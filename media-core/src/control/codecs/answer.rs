@@ -112,10 +112,29 @@ pub fn plan(
         telephone_event: [None, None],
         ptime_to,
     };
+    // A codec B was never offered but that the transcoder handles is
+    // taken as if we had added it (rtpengine transcodes it unasked too);
+    // anything else never offered is refused.
+    let unoffered = |f: &&Format| {
+        offered_as(neg, f).is_none() && (f.audio_codec().is_some() || f.dtmf().is_some())
+    };
+    let widened;
+    let neg = if answered.iter().any(|f| unoffered(&f)) {
+        let mut n = neg.clone();
+        n.sent
+            .extend(answered.iter().filter(unoffered).map(|f| Sent {
+                format: f.clone(),
+                added: true,
+            }));
+        widened = n;
+        &widened
+    } else {
+        neg
+    };
     if let Some(first) = answered.iter().find(|f| !f.is_supplementary()) {
         if offered_as(neg, first).is_none() {
             return Err(format!(
-                "the answer picks {}, which was not offered",
+                "the answer picks {}, which was not offered and cannot be transcoded",
                 describe(first)
             ));
         }

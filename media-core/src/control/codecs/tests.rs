@@ -339,28 +339,26 @@ fn transcode_naming_an_offered_codec_restores_it_from_all() {
 }
 
 #[test]
-fn answers_picking_codecs_never_offered_are_refused() {
+fn answers_picking_codecs_never_offered_are_transcoded_or_refused() {
     let mut p = pair();
     offer(&mut p, &[PCMU, PCMA, TE8], "");
     let before = p.clone();
-    for formats in [
-        &[OPUS][..],
-        &[(18, "G729/8000", "")][..],
-        &[(99, "PCMU/8000", "")][..],
-    ] {
-        let text = sdp(formats, &[]);
-        let result = step(&mut p, &text, 1, false, "");
-        if formats[0].1 == "PCMU/8000" {
-            // Same codec under another payload type: understood.
-            assert!(result.is_ok());
-            p = before.clone();
-            continue;
-        }
-        let err = result.unwrap_err();
-        assert!(err.contains("not offered"), "{err}");
-        assert_eq!(p.codecs, before.codecs);
-        assert_eq!(p.transcode, before.transcode);
-    }
+    // Opus was never offered, but the transcoder handles it: transcoded
+    // unasked, as rtpengine does.
+    let result = step(&mut p, &sdp(&[OPUS], &[]), 1, false, "");
+    assert!(result.is_ok(), "{result:?}");
+    let plan = p.transcode.clone().expect("a transcoding plan");
+    assert!(plan.directions.iter().all(Option::is_some));
+    p = before.clone();
+    // Same codec under another payload type: understood, no transcoding.
+    assert!(step(&mut p, &sdp(&[(99, "PCMU/8000", "")], &[]), 1, false, "").is_ok());
+    assert!(p.transcode.is_none());
+    p = before.clone();
+    // A codec the transcoder cannot handle: refused, nothing changes.
+    let err = step(&mut p, &sdp(&[(18, "G729/8000", "")], &[]), 1, false, "").unwrap_err();
+    assert!(err.contains("not offered"), "{err}");
+    assert_eq!(p.codecs, before.codecs);
+    assert_eq!(p.transcode, before.transcode);
 }
 
 #[test]

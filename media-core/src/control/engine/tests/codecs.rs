@@ -110,8 +110,12 @@ fn refused_answer_leaves_the_call_as_it_was() {
     e.offer_answer(&answer("t4", "A", "B", PCMA_ANSWER), false, now)
         .unwrap();
     let before = e.call("t4").unwrap().media.clone();
+    // G.729 was never offered and cannot be transcoded.
+    let g729 = PCMA_ANSWER
+        .replace("RTP/AVP 8 101", "RTP/AVP 18 101")
+        .replace("8 PCMA", "18 G729");
     let err = e
-        .offer_answer(&answer("t4", "A", "B", &opus_answer(96, 97)), false, now)
+        .offer_answer(&answer("t4", "A", "B", &g729), false, now)
         .unwrap_err();
     assert!(
         matches!(&err, Failure::Error(r) if r.contains("not offered")),
