@@ -8,7 +8,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
-# Debian packages: the real peers the interop tests run against, the C
+# Debian packages: the real peers the interop tests run against (and
+# espeak-ng, the voice the DTMF talk-off test speaks with), the C
 # toolchain cargo links with, cmake (opusic-sys builds its bundled libopus
 # with it), and for the XDP program: the LLVM 22 that
 # bpf-linker is built against (llvm-22-dev, from bookworm-security) and
@@ -19,6 +20,7 @@ PACKAGES=(
     kamailio
     ffmpeg
     sox
+    espeak-ng
     tshark
     iproute2
     procps
