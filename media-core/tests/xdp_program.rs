@@ -1,7 +1,8 @@
 //! The XDP program itself, run by the kernel on crafted frames with
 //! `BPF_PROG_TEST_RUN`: hits are rewritten (addresses, ports, MACs, TTL,
 //! checksums) and redirected or transmitted; everything it must leave to
-//! userspace passes untouched and is counted by reason.
+//! userspace (telephone-events of a stream that punts them included)
+//! passes untouched and is counted by reason.
 //!
 //! The next-hop lookup needs real interfaces and neighbour entries, so the
 //! test thread moves into a network namespace of its own (gone when the
@@ -15,8 +16,8 @@ use aya::maps::{DevMapHash, HashMap, MapData, PerCpuArray};
 use aya::programs::{TestRun, TestRunOptions, Xdp};
 use aya::{Ebpf, EbpfLoader};
 use sluice_ebpf_common::{
-    FlowAction, FlowAction6, FlowCounters, FlowKey, FlowKey6, Outcome, COUNTERS_MAP, EGRESS_MAP,
-    FLOWS6_MAP, FLOWS_MAP, FLOW_ANY_SOURCE, OUTCOMES_MAP, PROGRAM_NAME,
+    flags_with_punt, FlowAction, FlowAction6, FlowCounters, FlowKey, FlowKey6, Outcome,
+    COUNTERS_MAP, EGRESS_MAP, FLOWS6_MAP, FLOWS_MAP, FLOW_ANY_SOURCE, OUTCOMES_MAP, PROGRAM_NAME,
 };
 
 const XDP_PASS: u32 = 2;
@@ -258,6 +259,25 @@ fn frame6(src: (Ipv6Addr, u16), dst: (Ipv6Addr, u16)) -> Vec<u8> {
     f
 }
 
+/// `frame` (IPv4) with the RTP header's second byte (marker bit and
+/// payload type) set to `byte1`, UDP checksum fixed.
+fn with_rtp_byte1(frame: &[u8], byte1: u8) -> Vec<u8> {
+    let mut f = frame.to_vec();
+    f[43] = byte1;
+    let c = udp_checksum(&f);
+    f[40..42].copy_from_slice(&c.to_be_bytes());
+    f
+}
+
+/// [`with_rtp_byte1`] for an IPv6 frame.
+fn with_rtp_byte1_6(frame: &[u8], byte1: u8) -> Vec<u8> {
+    let mut f = frame.to_vec();
+    f[63] = byte1;
+    let c = udp6_checksum(&f);
+    f[60..62].copy_from_slice(&c.to_be_bytes());
+    f
+}
+
 /// Fixes the IPv4 header checksum after a test edited the header.
 fn reseal_ip(f: &mut [u8]) {
     f[24] = 0;
@@ -386,6 +406,27 @@ fn ipv6_cases(fx: &mut Fixture, y0: u32) {
             bytes: 172
         }
     );
+
+    // Telephone-events of an IPv6 stream go to userspace too.
+    let punting = FlowAction6 {
+        flags: flags_with_punt(0, 101),
+        counter: 12,
+        ..forward
+    };
+    fx.flows6()
+        .insert(FlowKey6::new(X0_6.octets(), 30000), punting, 0)
+        .unwrap();
+    fx.expect_pass(
+        "IPv6 telephone-event",
+        &with_rtp_byte1_6(&input, 0x80 | 101),
+        Outcome::Punted,
+    );
+    let (verdict, _) = fx.run(&input);
+    assert_eq!(verdict, XDP_REDIRECT, "IPv6 audio of a punting flow");
+    assert_eq!(fx.counter(12).packets, 1, "only the audio is counted");
+    fx.flows6()
+        .insert(FlowKey6::new(X0_6.octets(), 30000), forward, 0)
+        .unwrap();
 
     fx.expect_pass(
         "IPv6 no flow",
@@ -562,6 +603,50 @@ fn program_cases() {
         .unwrap();
     let (verdict, _) = fx.run(&frame((Ipv4Addr::new(10, 99, 0, 77), 9999), (X0, 30008)));
     assert_eq!(verdict, XDP_REDIRECT, "FLOW_ANY_SOURCE accepts any sender");
+
+    // Telephone-events (PT 101) of a stream go to userspace, with or
+    // without the marker bit; its audio (PT 0) is still forwarded.
+    let punting = FlowAction {
+        flags: flags_with_punt(0, 101),
+        ..action((CALLER, 4006), (Y0, 30018), (CALLEE, 5006), 13)
+    };
+    fx.flows()
+        .insert(FlowKey::new(X0.octets(), 30016), punting, 0)
+        .unwrap();
+    let audio = frame((CALLER, 4006), (X0, 30016));
+    let punted_before = fx.outcome(Outcome::Punted);
+    fx.expect_pass(
+        "telephone-event",
+        &with_rtp_byte1(&audio, 101),
+        Outcome::Punted,
+    );
+    fx.expect_pass(
+        "telephone-event with the marker bit",
+        &with_rtp_byte1(&audio, 0x80 | 101),
+        Outcome::Punted,
+    );
+    assert_eq!(fx.outcome(Outcome::Punted), punted_before + 2);
+    let redirected = fx.outcome(Outcome::Redirected);
+    let (verdict, out) = fx.run(&audio);
+    assert_eq!(verdict, XDP_REDIRECT, "PT 0 of a punting flow is forwarded");
+    assert_eq!(u16::from_be_bytes([out[40], out[41]]), udp_checksum(&out));
+    let (verdict, _) = fx.run(&with_rtp_byte1(&audio, 0x80 | 100));
+    assert_eq!(verdict, XDP_REDIRECT, "another payload type is forwarded");
+    assert_eq!(fx.outcome(Outcome::Redirected), redirected + 2);
+    assert_eq!(
+        fx.counter(13),
+        FlowCounters {
+            packets: 2,
+            bytes: 2 * 172
+        },
+        "punted packets are not the flow's: userspace counts them"
+    );
+    // A punting flow from another source: the source check comes first.
+    fx.expect_pass(
+        "telephone-event from a stranger",
+        &with_rtp_byte1(&frame((CALLER, 4007), (X0, 30016)), 101),
+        Outcome::WrongSource,
+    );
 
     // Everything below is left to userspace, untouched.
     fx.expect_pass(

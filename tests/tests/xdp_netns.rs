@@ -14,18 +14,23 @@
 //! (SDES, the answerer takes the offerer's key) and for an IPv6 call (the
 //! program's IPv6 path). Run in native (driver) and generic (SKB) mode; in
 //! generic mode one more call has both legs behind one interface, so the
-//! program transmits back out of it (`XDP_TX`). Needs root.
+//! program transmits back out of it (`XDP_TX`). The plain call negotiates
+//! telephone-events: with its audio in the kernel, its DTMF events still
+//! reach the far side through userspace (the program punts them), `block
+//! DTMF` makes them disappear while the audio keeps flowing through XDP,
+//! and `unblock DTMF` brings them back. Needs root.
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on any setup error")]
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use sluice_ng::Value;
+use sluice_ng::{Dict, Value};
 use sluice_tests::netns::{is_root, Namespace, Veth};
 use sluice_tests::ng::{self, media_core_xdp, totals};
 use sluice_tests::rtp::rtp_packet;
-use sluice_tests::sdp::{audio_endpoint, audio_sdp, savp_audio_sdp, PCMU};
+use sluice_tests::sdp::{audio_endpoint, audio_sdp, savp_audio_sdp, Codec, PCMU};
 use sluice_tests::{call_id, PortBlock, Relay, RelayKind, RelayOptions};
 
 struct Topology {
@@ -156,6 +161,167 @@ fn xdp_view(client: &mut sluice_ng::client::Client, call: &str) -> Vec<(bool, i6
     media_core_xdp(&ng::query(client, call))
 }
 
+/// RFC 4733 events at payload type 101, as the plain call negotiates.
+const TELEPHONE_EVENT: Codec = Codec {
+    pt: 101,
+    rtpmap: "telephone-event/8000",
+};
+
+/// One DTMF digit (`event`) as RFC 4733 packets from sequence number
+/// `seq`: a first packet with the marker bit, growing durations, and the
+/// end packet sent three times.
+fn digit(ssrc: u32, seq: u16, timestamp: u32, event: u8) -> Vec<Vec<u8>> {
+    (0..6u16)
+        .map(|i| {
+            let mut p = rtp_packet(ssrc, seq + i, timestamp, TELEPHONE_EVENT.pt, 0);
+            if i == 0 {
+                p[1] |= 0x80;
+            }
+            let end = i >= 3;
+            p.push(event);
+            p.push(if end { 0x80 | 10 } else { 10 });
+            p.extend_from_slice(&(160 * (i.min(3) + 1)).to_be_bytes());
+            p
+        })
+        .collect()
+}
+
+/// Sends `packets` from `from` to `to` at 1 kHz.
+fn send_packets(from: &UdpSocket, to: SocketAddr, packets: &[Vec<u8>]) {
+    for p in packets {
+        from.send_to(p, to)
+            .unwrap_or_else(|e| panic!("sending to {to}: {e}"));
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Receives until `quiet` passes without a packet; checks every packet
+/// comes from `relay` and is, byte for byte, the one of `sent` with its
+/// sequence number; returns the second RTP byte of each, in order.
+fn receive_sent(sock: &UdpSocket, relay: SocketAddr, sent: &[Vec<u8>], quiet: Duration) -> Vec<u8> {
+    let by_seq: BTreeMap<u16, &Vec<u8>> = sent
+        .iter()
+        .map(|p| (u16::from_be_bytes([p[2], p[3]]), p))
+        .collect();
+    sock.set_read_timeout(Some(quiet)).unwrap();
+    let mut buf = [0u8; 2048];
+    let mut got = Vec::new();
+    while let Ok((len, from)) = sock.recv_from(&mut buf) {
+        assert_eq!(
+            from, relay,
+            "media comes from the relay's port for this leg"
+        );
+        assert!(len >= 12, "an RTP packet: {len} bytes");
+        let seq = u16::from_be_bytes([buf[2], buf[3]]);
+        let want = by_seq
+            .get(&seq)
+            .unwrap_or_else(|| panic!("sequence number {seq} was not sent"));
+        assert_eq!(&buf[..len], &want[..], "packet {seq} intact");
+        got.push(buf[1]);
+    }
+    got
+}
+
+/// Packets forwarded by the XDP program for `call`, as `query` reports.
+fn xdp_packets(query_reply: &Dict) -> i64 {
+    media_core_xdp(query_reply).iter().map(|(_, p)| p).sum()
+}
+
+/// `block DTMF` (`blocked`) or `unblock DTMF` for the caller's digits.
+fn block_dtmf(client: &mut sluice_ng::client::Client, call: &str, blocked: bool) {
+    let command = if blocked {
+        "block DTMF"
+    } else {
+        "unblock DTMF"
+    };
+    let req = Dict::new()
+        .with("command", command)
+        .with("call-id", call)
+        .with("from-tag", "carrier");
+    ng::expect_ok(ng::send(client, &req, command), command);
+}
+
+/// With both streams of `call` offloaded: the caller's DTMF events reach
+/// the callee through userspace (the program punts them, so the query's
+/// XDP share does not count them); blocked, they vanish while the audio
+/// keeps flowing through XDP; unblocked, they are back.
+fn dtmf_takes_the_userspace_path(
+    client: &mut sluice_ng::client::Client,
+    call: &str,
+    ends: &Endpoints,
+    relayed: &Relayed,
+) {
+    let (to_relay, from_relay) = (relayed.for_caller, relayed.for_callee);
+    let events_of = |got: &[u8]| got.iter().filter(|b| *b & 0x7f == 101).count();
+    let audio_of = |got: &[u8]| got.iter().filter(|b| *b & 0x7f == 0).count();
+
+    let before = xdp_packets(&ng::query(client, call));
+    let digit_5 = digit(UP, 3000, 480_000, 5);
+    send_packets(&ends.caller, to_relay, &digit_5);
+    let got = receive_sent(
+        &ends.callee,
+        from_relay,
+        &digit_5,
+        Duration::from_millis(500),
+    );
+    assert_eq!(events_of(&got), 6, "every event arrives: {got:?}");
+    assert_eq!(got[0], 0x80 | 101, "marker bit kept");
+    let reply = ng::query(client, call);
+    assert_eq!(
+        xdp_packets(&reply),
+        before,
+        "events went through userspace, not XDP: {}",
+        ng::show(&reply)
+    );
+
+    // Blocked: events are dropped by the worker, the audio between them
+    // is still forwarded by the kernel. The query after the command also
+    // orders the worker's reconfiguration before the packets below (one
+    // command queue per worker).
+    block_dtmf(client, call, true);
+    let reply = ng::query(client, call);
+    let before = xdp_packets(&reply);
+    let blocked_before = ng::media_core_drops_for(&reply, "DTMF blocked").unwrap_or(0);
+    let mut mixed: Vec<Vec<u8>> = (0..40u16)
+        .map(|i| rtp_packet(UP, 3100 + i, 500_000 + 160 * u32::from(i), 0, 160))
+        .collect();
+    let digit_7 = digit(UP, 3200, 501_600, 7);
+    for (at, event) in digit_7.into_iter().enumerate() {
+        mixed.insert(10 + 2 * at, event);
+    }
+    send_packets(&ends.caller, to_relay, &mixed);
+    let got = receive_sent(&ends.callee, from_relay, &mixed, Duration::from_millis(500));
+    assert_eq!(events_of(&got), 0, "blocked events are dropped: {got:?}");
+    assert_eq!(audio_of(&got), 40, "the audio keeps flowing");
+    let reply = ng::query(client, call);
+    assert_eq!(
+        xdp_packets(&reply),
+        before + 40,
+        "the audio went through XDP: {}",
+        ng::show(&reply)
+    );
+    assert_eq!(
+        ng::media_core_drops_for(&reply, "DTMF blocked").unwrap_or(0),
+        blocked_before + 6,
+        "the worker dropped the events: {}",
+        ng::show(&reply)
+    );
+
+    // Unblocked: the events are back, still through userspace.
+    block_dtmf(client, call, false);
+    let before = xdp_packets(&ng::query(client, call));
+    let digit_9 = digit(UP, 3300, 520_000, 9);
+    send_packets(&ends.caller, to_relay, &digit_9);
+    let got = receive_sent(
+        &ends.callee,
+        from_relay,
+        &digit_9,
+        Duration::from_millis(500),
+    );
+    assert_eq!(events_of(&got), 6, "unblocked events arrive: {got:?}");
+    assert_eq!(xdp_packets(&ng::query(client, call)), before);
+}
+
 fn fast_path_end_to_end(mode: &str, tag: char, octet: u8) {
     if !is_root() {
         println!("SKIPPED: network namespaces and XDP need root");
@@ -211,10 +377,13 @@ fn fast_path_end_to_end(mode: &str, tag: char, octet: u8) {
         ),
     );
     let call = call_id("xdp");
-    let relayed = plain.set_up(&mut client, &call, across, &plain.sdp(&[]));
+    let with_dtmf = [plain.caller_addr, plain.callee_addr]
+        .map(|a| audio_sdp(a.ip(), a.port(), &[PCMU, TELEPHONE_EVENT], 20));
+    let relayed = plain.set_up(&mut client, &call, across, &with_dtmf);
     assert_eq!(relayed.for_caller.ip(), IpAddr::V4(topo.relay_carrier_ip));
     assert_eq!(relayed.for_callee.ip(), IpAddr::V4(topo.relay_platform_ip));
     plain.offload_and_count(&mut client, &topo, &call, &relayed);
+    dtmf_takes_the_userspace_path(&mut client, &call, &plain, &relayed);
 
     // XDP traffic is activity: 4 s of it outlive a 3 s idle timeout.
     for i in 0..80u16 {

@@ -5,10 +5,10 @@
 use core::mem::size_of;
 
 /// Bumped whenever a type below changes shape.
-pub const LAYOUT_VERSION: u32 = 2;
+pub const LAYOUT_VERSION: u32 = 3;
 
 /// The XDP program's name in the object; carries [`LAYOUT_VERSION`].
-pub const PROGRAM_NAME: &str = "sluice_xdp_v2";
+pub const PROGRAM_NAME: &str = "sluice_xdp_v3";
 
 /// `HashMap<FlowKey, FlowAction>`: the offloaded IPv4 streams.
 pub const FLOWS_MAP: &str = "FLOWS";
@@ -55,6 +55,43 @@ impl FlowKey {
 /// Accept the stream from any source (asymmetric, not strict).
 pub const FLOW_ANY_SOURCE: u16 = 1;
 
+/// Pass RTP packets of one payload type, held in bits 8..14 of the flags,
+/// to userspace instead of forwarding them (the sender's telephone-events,
+/// which the worker reports and may block). Set and read it with
+/// [`flags_with_punt`] and [`punt_payload_type`].
+pub const FLOW_PUNT_PAYLOAD_TYPE: u16 = 1 << 1;
+
+/// Where the punted payload type sits in the flags.
+const PUNT_SHIFT: u32 = 8;
+/// The bits of the punted payload type (7 bits, as in the RTP header).
+const PUNT_MASK: u16 = 0x7f << PUNT_SHIFT;
+
+/// `flags` with [`FLOW_PUNT_PAYLOAD_TYPE`] set for RTP payload type
+/// `payload_type` (its low 7 bits; a marker bit is ignored), replacing
+/// any punted type already there.
+#[inline(always)]
+pub const fn flags_with_punt(flags: u16, payload_type: u8) -> u16 {
+    (flags & !PUNT_MASK) | FLOW_PUNT_PAYLOAD_TYPE | (((payload_type & 0x7f) as u16) << PUNT_SHIFT)
+}
+
+/// The payload type `flags` punts to userspace, if any.
+#[inline(always)]
+pub const fn punt_payload_type(flags: u16) -> Option<u8> {
+    if flags & FLOW_PUNT_PAYLOAD_TYPE == 0 {
+        None
+    } else {
+        Some(((flags & PUNT_MASK) >> PUNT_SHIFT) as u8)
+    }
+}
+
+/// Whether `flags` punt an RTP packet whose second header byte (marker
+/// bit and payload type) is `rtp_byte1`.
+#[inline(always)]
+pub const fn punts(flags: u16, rtp_byte1: u8) -> bool {
+    flags & FLOW_PUNT_PAYLOAD_TYPE != 0
+        && (rtp_byte1 & 0x7f) as u16 == (flags & PUNT_MASK) >> PUNT_SHIFT
+}
+
 /// What to do with a packet of an offloaded stream.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,7 +102,8 @@ pub struct FlowAction {
     pub expect_addr: [u8; 4],
     /// Only packets from this port are forwarded.
     pub expect_port: [u8; 2],
-    /// `FLOW_*` bits.
+    /// `FLOW_*` bits, and the punted payload type (see
+    /// [`FLOW_PUNT_PAYLOAD_TYPE`]).
     pub flags: u16,
     /// New source address: the outbound leg's local address.
     pub src_addr: [u8; 4],
@@ -120,7 +158,8 @@ pub struct FlowAction6 {
     pub src_port: [u8; 2],
     /// New destination port.
     pub dst_port: [u8; 2],
-    /// `FLOW_*` bits.
+    /// `FLOW_*` bits, and the punted payload type (see
+    /// [`FLOW_PUNT_PAYLOAD_TYPE`]).
     pub flags: u16,
     /// Index into [`COUNTERS_MAP`] (shared with IPv4 flows).
     pub counter: u32,
@@ -168,11 +207,15 @@ pub enum Outcome {
     NoNextHop = 11,
     /// The next hop is behind an interface the program may not use.
     EgressNotAllowed = 12,
+    /// An RTP packet of the payload type the flow punts (the sender's
+    /// telephone-events): left to the worker, which reports and may
+    /// block DTMF.
+    Punted = 13,
 }
 
 impl Outcome {
     /// Number of outcomes (size of [`OUTCOMES_MAP`]).
-    pub const COUNT: u32 = 13;
+    pub const COUNT: u32 = 14;
     /// Every outcome, in index order.
     pub const ALL: [Outcome; Self::COUNT as usize] = [
         Outcome::Redirected,
@@ -188,6 +231,7 @@ impl Outcome {
         Outcome::NotRtp,
         Outcome::NoNextHop,
         Outcome::EgressNotAllowed,
+        Outcome::Punted,
     ];
 
     /// A short name for reports.
@@ -206,6 +250,7 @@ impl Outcome {
             Outcome::NotRtp => "not RTP",
             Outcome::NoNextHop => "no next hop",
             Outcome::EgressNotAllowed => "egress not allowed",
+            Outcome::Punted => "DTMF to userspace",
         }
     }
 }
@@ -234,4 +279,53 @@ mod pod {
     unsafe impl aya::Pod for FlowKey6 {}
     // SAFETY: as above.
     unsafe impl aya::Pod for FlowAction6 {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn punt_bits_round_trip_and_leave_other_flags_alone() {
+        assert_eq!(punt_payload_type(0), None);
+        assert_eq!(punt_payload_type(FLOW_ANY_SOURCE), None);
+        for pt in [0u8, 8, 96, 101, 127] {
+            let flags = flags_with_punt(FLOW_ANY_SOURCE, pt);
+            assert_eq!(punt_payload_type(flags), Some(pt));
+            assert_ne!(flags & FLOW_ANY_SOURCE, 0, "other bits kept");
+            assert_ne!(flags & FLOW_PUNT_PAYLOAD_TYPE, 0);
+            assert_eq!(punt_payload_type(flags_with_punt(0, pt)), Some(pt));
+        }
+        // Bits 8..14, nothing else.
+        assert_eq!(flags_with_punt(0, 101), FLOW_PUNT_PAYLOAD_TYPE | (101 << 8));
+        assert_eq!(flags_with_punt(0, 127) & 0x80fc, 0);
+        // The marker bit of a payload type byte is dropped.
+        assert_eq!(punt_payload_type(flags_with_punt(0, 0x80 | 101)), Some(101));
+        // A new type replaces the old one.
+        assert_eq!(
+            punt_payload_type(flags_with_punt(flags_with_punt(0, 127), 96)),
+            Some(96)
+        );
+    }
+
+    #[test]
+    fn punts_matches_the_payload_type_whatever_the_marker() {
+        let flags = flags_with_punt(0, 101);
+        assert!(punts(flags, 101));
+        assert!(punts(flags, 0x80 | 101));
+        assert!(!punts(flags, 100));
+        assert!(!punts(flags, 0));
+        assert!(!punts(flags, 0x80));
+        // Without the flag bit, bits 8..14 mean nothing: PT 0 is not punted.
+        assert!(!punts(0, 0));
+        assert!(!punts(FLOW_ANY_SOURCE, 0x80));
+        assert!(punts(flags_with_punt(0, 0), 0x80), "PT 0 can be punted");
+        for byte1 in 0..=u8::MAX {
+            assert_eq!(
+                punts(flags_with_punt(0, 13), byte1),
+                byte1 & 0x7f == 13,
+                "{byte1:#04x}"
+            );
+        }
+    }
 }

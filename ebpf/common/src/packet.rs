@@ -12,7 +12,7 @@
 //! sits at a constant offset, which the verifier needs. Anything else goes
 //! to userspace.
 
-use crate::maps::{FlowAction, FlowKey, Outcome, FLOW_ANY_SOURCE};
+use crate::maps::{punts, FlowAction, FlowKey, Outcome, FLOW_ANY_SOURCE};
 
 /// Bytes the program copies out of the frame: Ethernet (14) + IPv4 without
 /// options (20) + UDP (8) + the first two RTP bytes (version and payload
@@ -75,6 +75,8 @@ pub struct Udp4 {
     pub dst_port: [u8; 2],
     /// UDP payload length (the RTP packet, as userspace counts bytes).
     pub payload_len: u16,
+    /// The RTP header's second byte: marker bit and payload type.
+    pub rtp_byte1: u8,
 }
 
 impl Udp4 {
@@ -94,6 +96,14 @@ impl Udp4 {
     pub fn from_expected(&self, action: &FlowAction) -> bool {
         action.flags & FLOW_ANY_SOURCE != 0
             || (self.src_addr == action.expect_addr && self.src_port == action.expect_port)
+    }
+
+    /// Whether `action` leaves this packet to userspace for its payload
+    /// type (see [`crate::maps::FLOW_PUNT_PAYLOAD_TYPE`]); the marker bit
+    /// does not matter.
+    #[inline(always)]
+    pub fn punted(&self, action: &FlowAction) -> bool {
+        punts(action.flags, self.rtp_byte1)
     }
 }
 
@@ -191,6 +201,7 @@ pub fn inspect(h: &[u8; HEADER_LEN], frame_len: usize) -> Result<Udp4, Outcome> 
         src_port: [h[UDP_SPORT], h[UDP_SPORT + 1]],
         dst_port: [h[UDP_DPORT], h[UDP_DPORT + 1]],
         payload_len: udp_len - UDP_HDR_LEN,
+        rtp_byte1: h[RTP + 1],
     })
 }
 
@@ -574,6 +585,37 @@ mod tests {
         let mut a = action();
         a.expect_addr = [192, 0, 2, 11];
         assert!(!udp.from_expected(&a));
+    }
+
+    #[test]
+    fn punted_payload_type_with_or_without_marker() {
+        let mut spec = Spec::default();
+        let mut a = action();
+        a.flags = crate::maps::flags_with_punt(0, 101);
+        for (byte1, punted) in [
+            (101u8, true),
+            (0x80 | 101, true),
+            (0, false),
+            (0x80, false),
+            (100, false),
+            (102, false),
+            (101 ^ 0x40, false),
+        ] {
+            spec.payload[1] = byte1;
+            let udp = check(&frame(&spec)).expect("valid frame");
+            assert_eq!(udp.rtp_byte1, byte1);
+            assert_eq!(udp.punted(&a), punted, "second byte {byte1:#04x}");
+            assert!(
+                udp.from_expected(&a),
+                "punting leaves the source check alone"
+            );
+        }
+        // Without the flag nothing is punted, payload type 0 included.
+        spec.payload[1] = 0;
+        let udp = check(&frame(&spec)).expect("valid frame");
+        assert!(!udp.punted(&action()));
+        a.flags = crate::maps::flags_with_punt(FLOW_ANY_SOURCE, 0);
+        assert!(udp.punted(&a), "payload type 0 can be punted too");
     }
 
     #[test]

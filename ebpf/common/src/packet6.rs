@@ -4,7 +4,7 @@
 //! Same rules: fixed-size array, constant offsets, no division, tested on
 //! the host.
 
-use crate::maps::{FlowAction6, FlowKey6, Outcome, FLOW_ANY_SOURCE};
+use crate::maps::{punts, FlowAction6, FlowKey6, Outcome, FLOW_ANY_SOURCE};
 use crate::packet::{be16, csum_replace, fold, put16};
 
 /// Bytes the program copies out of an IPv6 frame: Ethernet (14) + IPv6
@@ -86,6 +86,20 @@ impl Udp6<'_> {
         action.flags & FLOW_ANY_SOURCE != 0
             || (self.src_addr() == action.expect_addr
                 && self.h[UDP_SPORT..UDP_SPORT + 2] == action.expect_port)
+    }
+
+    /// The RTP header's second byte: marker bit and payload type.
+    #[inline(always)]
+    pub fn rtp_byte1(&self) -> u8 {
+        self.h[RTP + 1]
+    }
+
+    /// Whether `action` leaves this packet to userspace for its payload
+    /// type (see [`crate::maps::FLOW_PUNT_PAYLOAD_TYPE`]); the marker bit
+    /// does not matter.
+    #[inline(always)]
+    pub fn punted(&self, action: &FlowAction6) -> bool {
+        punts(action.flags, self.rtp_byte1())
     }
 }
 
@@ -283,6 +297,25 @@ mod tests {
             flags: FLOW_ANY_SOURCE,
             ..stranger
         }));
+    }
+
+    #[test]
+    fn the_punted_payload_type_is_recognised_with_or_without_marker() {
+        let a = FlowAction6 {
+            flags: crate::maps::flags_with_punt(0, 101),
+            ..action()
+        };
+        for (byte1, punted) in [(101u8, true), (0x80 | 101, true), (0, false), (100, false)] {
+            let mut payload = rtp();
+            payload[1] = byte1;
+            let f = frame(CALLER, RELAY, 40_000, 30_000, &payload);
+            let mut h = [0u8; HEADER6_LEN];
+            h.copy_from_slice(&f[..HEADER6_LEN]);
+            let u = inspect6(&h, f.len()).unwrap();
+            assert_eq!(u.rtp_byte1(), byte1);
+            assert_eq!(u.punted(&a), punted, "second byte {byte1:#04x}");
+            assert!(!u.punted(&action()), "no punting without the flag");
+        }
     }
 
     #[test]

@@ -11,7 +11,10 @@
 //! is rewritten for the outbound leg (MACs of the next hop as the kernel's
 //! FIB reports them, addresses, ports, TTL or hop limit, checksums) and
 //! sent out with `XDP_TX` (same interface) or `XDP_REDIRECT` through
-//! `EGRESS` (another interface userspace allowed).
+//! `EGRESS` (another interface userspace allowed). A packet of the payload
+//! type the stream punts (`FLOW_PUNT_PAYLOAD_TYPE`: the sender's
+//! telephone-events, which the worker reports and may block) passes to
+//! userspace instead, counted as `Outcome::Punted`.
 //! Per-stream packet and byte counters go to `COUNTERS`, and every frame's
 //! fate to `OUTCOMES`.
 //!
@@ -119,7 +122,7 @@ const IPV6_UDP_HEADERS: u16 = 40 + 8;
 /// the `#[xdp]` macro drops this doc comment from the exported function it
 /// generates (`#[no_mangle]` exports it either way).
 #[xdp]
-fn sluice_xdp_v2(ctx: XdpContext) -> u32 {
+fn sluice_xdp_v3(ctx: XdpContext) -> u32 {
     let data = ctx.data();
     if data + ETH_HLEN > ctx.data_end() {
         count(Outcome::Short);
@@ -185,6 +188,9 @@ fn forward4(ctx: &XdpContext) -> Result<(Outcome, u32), Outcome> {
     if !udp.from_expected(action) {
         return Err(Outcome::WrongSource);
     }
+    if udp.punted(action) {
+        return Err(Outcome::Punted);
+    }
 
     *fib = fib_params(
         ctx,
@@ -226,6 +232,9 @@ fn forward6(ctx: &XdpContext) -> Result<(Outcome, u32), Outcome> {
     let action: &FlowAction6 = unsafe { &*action };
     if !udp.from_expected(action) {
         return Err(Outcome::WrongSource);
+    }
+    if udp.punted(action) {
+        return Err(Outcome::Punted);
     }
 
     *fib = fib_params(

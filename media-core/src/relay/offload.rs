@@ -6,11 +6,16 @@
 //! family on both sides (IPv4 or IPv6; a leg translated between them
 //! changes the header size, which the program does not do), and a known
 //! source to accept (the latched address, or any source when the leg is
-//! asymmetric and not strict). RTCP always stays in userspace.
+//! asymmetric and not strict). RTCP always stays in userspace, and so do
+//! the sender's telephone-events: the flow punts their payload type, so
+//! the worker sees (reports, and may block) every DTMF event while the
+//! audio stays in the kernel.
 
 use std::net::{IpAddr, SocketAddr};
 
-use sluice_ebpf_common::{FlowAction, FlowAction6, FlowKey, FlowKey6, FLOW_ANY_SOURCE};
+use sluice_ebpf_common::{
+    flags_with_punt, FlowAction, FlowAction6, FlowKey, FlowKey6, FLOW_ANY_SOURCE,
+};
 
 use super::counters::Counter;
 use super::table::{LatchPolicy, Role};
@@ -82,6 +87,9 @@ pub struct Inbound {
     pub sdp_remote: Option<SocketAddr>,
     /// No SRTP to remove.
     pub plain: bool,
+    /// The sender's telephone-event payload type: its packets pass to
+    /// userspace.
+    pub dtmf_payload_type: Option<u8>,
 }
 
 /// The sending socket's side of a stream.
@@ -124,6 +132,10 @@ pub fn flow_for(inbound: &Inbound, outbound: &Outbound) -> Option<FlowSpec> {
             SocketAddr::new(unspecified_like(local_in.ip()), 0),
             FLOW_ANY_SOURCE,
         )
+    };
+    let flags = match inbound.dtmf_payload_type {
+        Some(pt) => flags_with_punt(flags, pt),
+        None => flags,
     };
     let port = |a: SocketAddr| a.port().to_be_bytes();
     match (local_in.ip(), expect.ip(), local_out.ip(), remote.ip()) {
@@ -185,6 +197,7 @@ mod tests {
             latched: addr("10.0.0.2:4000"),
             sdp_remote: addr("10.0.0.2:4000"),
             plain: true,
+            dtmf_payload_type: None,
         }
     }
 
@@ -294,6 +307,56 @@ mod tests {
         for (what, i, o) in cases {
             assert_eq!(flow_for(&i, &o), None, "{what}");
         }
+    }
+
+    #[test]
+    fn the_senders_telephone_events_are_punted_to_userspace() {
+        use sluice_ebpf_common::{punt_payload_type, FLOW_PUNT_PAYLOAD_TYPE};
+        let dtmf = Inbound {
+            dtmf_payload_type: Some(101),
+            ..inbound()
+        };
+        let (_, a) = v4_flow(flow_for(&dtmf, &outbound()));
+        assert_eq!(a.flags, FLOW_PUNT_PAYLOAD_TYPE | (101 << 8));
+        assert_eq!(punt_payload_type(a.flags), Some(101));
+        // Everything else about the flow is as without DTMF.
+        let (_, plain) = v4_flow(flow_for(&inbound(), &outbound()));
+        assert_eq!(FlowAction { flags: 0, ..a }, plain);
+        assert_eq!(punt_payload_type(plain.flags), None);
+
+        // Any source and punting together.
+        let (_, a) = v4_flow(flow_for(
+            &Inbound {
+                latch: LatchPolicy {
+                    learn: false,
+                    ..LatchPolicy::default()
+                },
+                latched: None,
+                ..dtmf
+            },
+            &outbound(),
+        ));
+        assert_ne!(a.flags & FLOW_ANY_SOURCE, 0);
+        assert_eq!(punt_payload_type(a.flags), Some(101));
+
+        // IPv6 flows carry it too.
+        let spec = flow_for(
+            &Inbound {
+                local: addr("[2001:db8::1]:30000"),
+                latched: addr("[2001:db8::2]:4000"),
+                dtmf_payload_type: Some(96),
+                ..inbound()
+            },
+            &Outbound {
+                local: addr("[2001:db8:1::1]:30002"),
+                remote: addr("[2001:db8:1::2]:5000"),
+                plain: true,
+            },
+        );
+        let Some(FlowSpec::V6 { action, .. }) = spec else {
+            panic!("expected an IPv6 flow, got {spec:?}");
+        };
+        assert_eq!(punt_payload_type(action.flags), Some(96));
     }
 
     #[test]
@@ -489,6 +552,81 @@ mod tests {
             assert!(changes(&mut t).contains(&a));
             assert_eq!(t.desired_flow(a), None);
             assert_eq!(t.desired_flow(b), None, "a stale handle has no flow");
+        }
+
+        #[test]
+        fn dtmf_is_punted_not_a_reason_to_stay_in_userspace() {
+            use sluice_ebpf_common::punt_payload_type;
+
+            use super::super::super::counters::DropReason;
+
+            let (mut t, a, _, now) = call();
+            let _ = feed(&mut t, a, "10.0.0.2:4000", now);
+            let _ = changes(&mut t);
+            let (_, action) = super::v4_flow(t.desired_flow(a));
+            assert_eq!(punt_payload_type(action.flags), None, "no DTMF negotiated");
+
+            // Telephone-events negotiated: the re-INVITE re-installs the
+            // flow with the punt bits.
+            let mut dtmf = config("10.0.0.2:4000", B);
+            dtmf.media = MediaHandling {
+                dtmf_payload_type: Some(101),
+                ..MediaHandling::default()
+            };
+            assert!(t.configure(A, dtmf));
+            assert!(changes(&mut t).contains(&a));
+            let _ = feed(&mut t, a, "10.0.0.2:4000", now);
+            let with_dtmf = t.desired_flow(a);
+            let (_, action) = super::v4_flow(with_dtmf);
+            assert_eq!(punt_payload_type(action.flags), Some(101));
+
+            // `block DTMF` keeps the stream offloaded, unchanged: the
+            // events already come up to the worker, which drops them.
+            dtmf.media.block_dtmf = true;
+            assert!(t.configure(A, dtmf));
+            assert!(changes(&mut t).contains(&a));
+            assert_eq!(t.desired_flow(a), with_dtmf);
+            // Digit 1, marker bit set.
+            let mut event = vec![
+                0x80,
+                0x80 | 101,
+                0,
+                2,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                7,
+                1,
+                0x0a,
+                0,
+                160,
+            ];
+            let len = event.len();
+            event.resize(len + crate::relay::SRTP_TAILROOM, 0);
+            assert_eq!(
+                t.handle_packet(a, at("10.0.0.2:4000"), &mut event, len, false, now),
+                Verdict::Drop(DropReason::DtmfBlocked)
+            );
+
+            // Another payload type re-installs the flow with it.
+            dtmf.media.dtmf_payload_type = Some(96);
+            assert!(t.configure(A, dtmf));
+            assert!(changes(&mut t).contains(&a));
+            let (_, action) = super::v4_flow(t.desired_flow(a));
+            assert_eq!(punt_payload_type(action.flags), Some(96));
+
+            // Transcoding still keeps the stream in userspace.
+            dtmf.media.transcode = Some(super::super::super::table::TranscodeRoute {
+                media: 0,
+                leg: 0,
+                rtp: true,
+            });
+            assert!(t.configure(A, dtmf));
+            assert_eq!(t.desired_flow(a), None);
         }
 
         #[test]

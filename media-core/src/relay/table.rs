@@ -639,8 +639,8 @@ impl RelayTable {
     pub fn desired_flow(&self, slot: SlotRef) -> Option<FlowSpec> {
         let live = self.get(slot)?;
         let media = live.config.media;
-        if media.transcode.is_some_and(|r| r.rtp) || media.block_dtmf {
-            // The payload changes, or some packets must be looked at.
+        if media.transcode.is_some_and(|r| r.rtp) {
+            // The payload changes.
             return None;
         }
         let out = self.get(live.rtp_out?)?;
@@ -653,6 +653,9 @@ impl RelayTable {
             latched: live.latched,
             sdp_remote: live.config.sdp_remote,
             plain: live.srtp.rx_is_plain(),
+            // Telephone-events come up to the worker (reported, blocked
+            // with `block DTMF`); the audio stays in the kernel.
+            dtmf_payload_type: media.dtmf_payload_type,
         };
         let outbound = Outbound {
             local: out.local,
@@ -928,11 +931,6 @@ mod tests {
         assert_eq!(
             feed(&mut t, a, addr(5000), &event, false, now),
             Err(DropReason::DtmfBlocked)
-        );
-        assert_eq!(
-            t.desired_flow(a),
-            None,
-            "blocked DTMF keeps the stream in userspace"
         );
         handle_with(
             &mut t,
