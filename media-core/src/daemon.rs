@@ -10,6 +10,7 @@ use crossbeam_queue::ArrayQueue;
 use crate::config::Config;
 use crate::control::ports::OsBinder;
 use crate::control::{Engine, NgServer};
+use crate::transcoder::digits::DigitReporter;
 use crate::transcoder::{OutputQueue, PoolSettings, TranscoderPool};
 use crate::worker::{Doorbell, TranscodeLink, Worker, WorkerTuning};
 use crate::xdp::XdpFastPath;
@@ -73,7 +74,17 @@ impl Daemon {
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let engine = Engine::new(config, Box::new(OsBinder));
-        let server = NgServer::new(socket, engine, workers, events, config.timeout, flows)?;
+        let digits = DigitReporter::new(config.transcode.dtmf_log_dest)
+            .context("cannot open a socket for `dtmf-log-dest`")?;
+        let server = NgServer::new(
+            socket,
+            engine,
+            workers,
+            events,
+            config.timeout,
+            flows,
+            digits,
+        )?;
         let stop = Arc::new(AtomicBool::new(false));
         for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
             signal_hook::flag::register(signal, Arc::clone(&stop))

@@ -18,6 +18,7 @@ use sluice_ng::{frame, reply, Dict, ReplyCache};
 use super::engine::{Engine, Failure};
 use super::render::{self, Totals, WallClock};
 use crate::relay::{CallSerial, SocketKey, StreamStats};
+use crate::transcoder::digits::DigitReporter;
 use crate::worker::{Worker, WorkerCommand, WorkerEvent};
 use crate::xdp::XdpFlows;
 
@@ -42,6 +43,8 @@ pub struct NgServer {
     last_sweep: Instant,
     /// The XDP fast path's maps, for its counters in `statistics`.
     xdp: Option<XdpFlows>,
+    /// Reports digits seen in pass-through streams.
+    digits: DigitReporter,
 }
 
 impl std::fmt::Debug for NgServer {
@@ -62,6 +65,7 @@ impl NgServer {
         events: Arc<ArrayQueue<WorkerEvent>>,
         timeout: Duration,
         xdp: Option<XdpFlows>,
+        digits: DigitReporter,
     ) -> io::Result<Self> {
         socket.set_read_timeout(Some(Duration::from_millis(100)))?;
         let now = Instant::now();
@@ -77,6 +81,7 @@ impl NgServer {
             next_request: 1,
             last_sweep: now,
             xdp,
+            digits,
         })
     }
 
@@ -154,9 +159,19 @@ impl NgServer {
     }
 
     fn handle_unrequested(&mut self, event: WorkerEvent) {
-        if let WorkerEvent::Idle { calls } = event {
-            self.engine.expire(&calls, Instant::now());
-            self.flush_commands();
+        match event {
+            WorkerEvent::Idle { calls } => {
+                self.engine.expire(&calls, Instant::now());
+                self.flush_commands();
+            }
+            WorkerEvent::Digits { digits } => {
+                for seen in &digits {
+                    if let Some((labels, leg, report)) = self.engine.digit_report(seen) {
+                        self.digits.report(&labels, leg, &report);
+                    }
+                }
+            }
+            _ => {}
         }
         // Late counters replies (after STATS_WAIT) are dropped.
     }

@@ -61,7 +61,8 @@ fn leg_sockets(side: &Side) -> LegSockets {
     }
 }
 
-fn labels(call: &Call) -> CallLabels {
+/// The names digit reports carry.
+pub fn labels(call: &Call) -> CallLabels {
     CallLabels {
         call_id: call.call_id.clone(),
         tags: [

@@ -10,6 +10,7 @@ use sluice_rtp::{classify, PacketKind};
 
 use super::counters::{DropReason, StreamStats};
 use super::crypto::{SocketCrypto, Transforms};
+use super::dtmf::{LastEnd, SeenDigit};
 use super::offload::{self, FlowSpec, Inbound, Offload, Outbound};
 
 /// Identifies a local media socket across the control thread and the
@@ -179,6 +180,8 @@ struct Live {
     local: Option<SocketAddr>,
     /// The fast path's copy of this stream, if it holds one.
     offload: Option<Offload>,
+    /// The last telephone-event end seen here (pass-through digits).
+    dtmf_end: LastEnd,
 }
 
 impl Live {
@@ -212,6 +215,9 @@ pub struct RelayTable {
     /// Sockets whose fast-path flow may need installing, changing or
     /// removing (see [`RelayTable::take_offload_changes`]).
     dirty: Vec<SlotRef>,
+    /// Telephone-events that ended in pass-through streams, to report
+    /// (see [`RelayTable::take_digits`]).
+    digits: Vec<SeenDigit>,
 }
 
 impl RelayTable {
@@ -268,6 +274,7 @@ impl RelayTable {
             srtp: Transforms::default(),
             local: None,
             offload: None,
+            dtmf_end: LastEnd::default(),
         });
         self.by_key.insert(key, index);
         SlotRef {
@@ -409,14 +416,27 @@ impl RelayTable {
                 };
             }
         }
-        if !received.rtcp && live.config.media.block_dtmf && is_dtmf(live, buf) {
-            return self.drop_received(slot, DropReason::DtmfBlocked);
+        let mut seen = None;
+        if !received.rtcp && is_dtmf(live, buf) {
+            if live.config.media.block_dtmf {
+                return self.drop_received(slot, DropReason::DtmfBlocked);
+            }
+            seen = live.dtmf_end.end_of_event(&buf[..received.plain_len]).map(
+                |(event, duration, volume)| SeenDigit {
+                    call: live.config.call,
+                    socket: live.key,
+                    event,
+                    duration,
+                    volume,
+                },
+            );
         }
         let out = if received.rtcp {
             live.rtcp_out
         } else {
             live.rtp_out
         };
+        self.digits.extend(seen);
         if received.latched {
             self.mark_offload_change(slot);
         }
@@ -530,6 +550,16 @@ impl RelayTable {
             // leg: no injection, no media bleed between calls.
             Some(_) => Err(DropReason::WrongSource),
         }
+    }
+
+    /// Moves the digits seen since the last call into `into`.
+    pub fn take_digits(&mut self, into: &mut Vec<SeenDigit>) {
+        into.append(&mut self.digits);
+    }
+
+    /// Whether digits wait to be taken.
+    pub fn has_digits(&self) -> bool {
+        !self.digits.is_empty()
     }
 
     /// Moves a packet already counted as forwarded to the `SendFailed`

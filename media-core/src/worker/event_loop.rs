@@ -202,6 +202,11 @@ impl EventLoop {
                 }
             }
             self.bufs.publish();
+            if self.table.has_digits() {
+                let mut digits = Vec::new();
+                self.table.take_digits(&mut digits);
+                self.emit(WorkerEvent::Digits { digits });
+            }
             if let Some(offloader) = &mut self.offloader {
                 offloader.sync(&mut self.table, now);
             }

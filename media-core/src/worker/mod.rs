@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use crossbeam_queue::ArrayQueue;
 
-use crate::relay::{CallSerial, SocketConfig, SocketKey, StreamStats};
+use crate::relay::{CallSerial, SeenDigit, SocketConfig, SocketKey, StreamStats};
 use crate::transcoder::{MediaKey, OutputQueue, PoolCommand, PoolHandle};
 use crate::xdp::XdpFlows;
 
@@ -113,6 +113,11 @@ pub enum WorkerEvent {
     Idle {
         /// The idle calls.
         calls: Vec<CallSerial>,
+    },
+    /// Telephone-events that ended in pass-through streams.
+    Digits {
+        /// What was seen, in order.
+        digits: Vec<SeenDigit>,
     },
 }
 

@@ -6,9 +6,13 @@
 
 use sluice_ng::request::Request;
 
+use sluice_dtmf::Digit;
+use sluice_transcode::{DigitReport, DigitSource};
+
 use super::{error, Engine, Failure};
 use crate::control::transcoding;
-use crate::transcoder::PoolCommand;
+use crate::relay::SeenDigit;
+use crate::transcoder::{CallLabels, PoolCommand};
 use crate::worker::WorkerCommand;
 
 /// Shortest and longest `play DTMF` duration (ms), and the default.
@@ -119,6 +123,29 @@ impl Engine {
             }
         }
         Ok(())
+    }
+}
+
+impl Engine {
+    /// Who sent a digit seen in a pass-through stream, and the digit as a
+    /// report: `None` for a call or socket gone meanwhile, or an event
+    /// that is not a DTMF digit.
+    pub fn digit_report(&self, seen: &SeenDigit) -> Option<(CallLabels, usize, DigitReport)> {
+        let call = self.calls.get(self.by_serial.get(&seen.call)?)?;
+        let (leg, side) = call.media.iter().find_map(|pair| {
+            pair.sides
+                .iter()
+                .enumerate()
+                .find(|(_, side)| side.rtp == seen.socket || side.rtcp == seen.socket)
+        })?;
+        let clock = side.telephone_event.map_or(8000, |f| f.clock_rate).max(1);
+        let report = DigitReport {
+            digit: Digit::from_event_code(seen.event)?,
+            duration_ms: u32::from(seen.duration) * 1000 / clock,
+            volume: seen.volume,
+            source: DigitSource::Event,
+        };
+        Some((transcoding::labels(call), leg, report))
     }
 }
 
