@@ -6,7 +6,8 @@
 //! - [`ng`]: NG requests and the reply keys tests read.
 //! - [`netns`]: network namespaces, veth links and sockets inside them.
 //! - [`sdp`]: SDP for test endpoints and reading the relay's rewrite.
-//! - [`media`]: ffmpeg senders/receivers and `sox stat`.
+//! - [`media`]: ffmpeg senders/receivers, `sox stat`, WAV alignment and SNR.
+//! - [`dtmf`]: tshark decoding RFC 4733 events, media-core's DTMF log.
 //! - [`sip`]: Kamailio with its rtpengine module, and SIPp.
 //! - [`rtp`]: plain-socket RTP streams with full accounting.
 //! - [`peers`]: skipping (or failing in CI) when a peer is not installed.
@@ -16,6 +17,7 @@
 //! is in 127.0.0.0/8 or inside namespaces the test creates and removes.
 #![deny(unsafe_code)]
 
+pub mod dtmf;
 pub mod media;
 pub mod netns;
 pub mod ng;

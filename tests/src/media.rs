@@ -89,12 +89,25 @@ pub struct PcmuReceiver {
     proc: Proc,
     wav: PathBuf,
     port: u16,
+    /// Raw s16le output at this rate (see [`PcmuReceiver::finish`]).
+    raw_rate: Option<u32>,
 }
 
 impl PcmuReceiver {
     /// Writes the SDP, starts ffmpeg and waits until it has bound `port`.
     pub fn start(dir: &TempDir, port: u16) -> Self {
         Self::start_keyed(dir, port, None)
+    }
+
+    /// A receiver of payload type `pt` mapped to `rtpmap` (e.g.
+    /// `opus/48000/2`, `PCMA/8000`, `PCMU/8000`), recording mono at
+    /// `out_rate` Hz; it can be stopped behind a transcoding relay.
+    pub fn start_format(dir: &TempDir, port: u16, pt: u8, rtpmap: &str, out_rate: u32) -> Self {
+        let sdp = format!(
+            "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=rx\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=audio {port} RTP/AVP {pt}\r\na=rtpmap:{pt} {rtpmap}\r\n"
+        );
+        Self::spawn(dir, port, &sdp, Some(out_rate))
     }
 
     /// [`PcmuReceiver::start`] for SRTP keyed with `srtp` when given.
@@ -110,6 +123,10 @@ impl PcmuReceiver {
             "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=rx\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
              m=audio {port} {proto} 0\r\na=rtpmap:0 PCMU/8000\r\n{crypto}"
         );
+        Self::spawn(dir, port, &sdp, None)
+    }
+
+    fn spawn(dir: &TempDir, port: u16, sdp: &str, raw_rate: Option<u32>) -> Self {
         let sdp_path = dir.write(&format!("rx-{port}.sdp"), sdp);
         let wav = dir.join(&format!("rx-{port}.wav"));
         let mut cmd = Command::new("ffmpeg");
@@ -119,8 +136,15 @@ impl PcmuReceiver {
             .args(["-analyzeduration", "200000", "-probesize", "2048"])
             .arg("-i")
             .arg(&sdp_path)
-            .args(["-t", "30", "-ac", "1", "-c:a", "pcm_s16le"])
-            .arg(&wav);
+            .args(["-t", "30", "-ac", "1", "-c:a", "pcm_s16le"]);
+        match raw_rate {
+            Some(rate) => cmd
+                .arg("-ar")
+                .arg(rate.to_string())
+                .args(["-f", "s16le", "-flush_packets", "1"])
+                .arg(wav.with_extension("raw")),
+            None => cmd.arg(&wav),
+        };
         let mut proc = Proc::spawn("ffmpeg-rx", cmd, dir.join(&format!("ffmpeg-rx-{port}.log")));
         let deadline = Instant::now() + Duration::from_secs(10);
         while !udp_port_bound(port) {
@@ -134,7 +158,12 @@ impl PcmuReceiver {
             );
             thread::sleep(Duration::from_millis(20));
         }
-        Self { proc, wav, port }
+        Self {
+            proc,
+            wav,
+            port,
+            raw_rate,
+        }
     }
 
     /// The RTP port it listens on.
@@ -144,13 +173,56 @@ impl PcmuReceiver {
 
     /// Stops it gracefully (SIGINT, so the WAV header is finalised) and
     /// returns the WAV file.
+    ///
+    /// A receiver from [`PcmuReceiver::start_format`] writes raw PCM
+    /// flushed per packet instead: behind a transcoding relay (which ends
+    /// the sender's RTCP and sends its own) ffmpeg neither sees a BYE nor
+    /// times out, and only a second SIGINT, which also aborts writing the
+    /// WAV trailer, interrupts its read. The raw file loses nothing and is
+    /// converted to WAV here.
     pub fn finish(mut self) -> PathBuf {
-        let status = self.proc.stop_with("INT", Duration::from_secs(10));
+        let Some(rate) = self.raw_rate else {
+            let status = self.proc.stop_with("INT", Duration::from_secs(10));
+            assert!(
+                self.wav.is_file(),
+                "ffmpeg receiver on {} wrote no WAV (exit {status:?}):\n{}",
+                self.port,
+                self.proc.log_tail(30)
+            );
+            return self.wav.clone();
+        };
+        self.proc.signal("INT");
+        if self.proc.wait_timeout(Duration::from_millis(500)).is_none() {
+            self.proc.stop_with("INT", Duration::from_secs(5));
+        }
+        let raw = self.wav.with_extension("raw");
         assert!(
-            self.wav.is_file(),
-            "ffmpeg receiver on {} wrote no WAV (exit {status:?}):\n{}",
+            raw.is_file(),
+            "ffmpeg receiver on {} wrote nothing:\n{}",
             self.port,
             self.proc.log_tail(30)
+        );
+        let mut cmd = Command::new("sox");
+        cmd.args(["-t", "raw", "-r"])
+            .arg(rate.to_string())
+            .args(["-e", "signed", "-b", "16", "-c", "1"])
+            .arg(&raw)
+            .arg(&self.wav);
+        let dir = self
+            .wav
+            .parent()
+            .expect("the WAV sits in the test's directory")
+            .to_path_buf();
+        let mut p = Proc::spawn(
+            "sox-raw",
+            cmd,
+            dir.join(format!("sox-raw-{}.log", self.port)),
+        );
+        let status = p.wait_or_panic(Duration::from_secs(30));
+        assert!(
+            status.success(),
+            "sox raw -> WAV failed ({status}):\n{}",
+            p.log()
         );
         self.wav.clone()
     }
@@ -278,9 +350,268 @@ pub fn reference_pcmu_sine(dir: &TempDir, secs: u32, freq: u32) -> SoxStat {
     sox_stat(dir, &wav)
 }
 
+/// The codec an ffmpeg [`lavfi_sender`] encodes to, and the payload type
+/// ffmpeg's RTP muxer gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxCodec {
+    /// G.711 µ-law, 8 kHz, 20 ms packets, PT 0.
+    Pcmu,
+    /// G.711 A-law, 8 kHz, 20 ms packets, PT 8.
+    Pcma,
+    /// libopus at 48 kHz mono, 32 kbit/s, 20 ms frames, PT 97.
+    Opus,
+}
+
+impl TxCodec {
+    /// The payload type ffmpeg's RTP muxer uses.
+    pub fn payload_type(self) -> u8 {
+        match self {
+            Self::Pcmu => 0,
+            Self::Pcma => 8,
+            Self::Opus => 97,
+        }
+    }
+}
+
+/// Starts ffmpeg sending `secs` seconds of the lavfi audio `source` (e.g.
+/// `sine=frequency=1000:sample_rate=8000:samples_per_frame=160` or an
+/// `aevalsrc=...` expression) encoded as `codec` in real time from
+/// `127.0.0.1:local_port` to `dest`.
+pub fn lavfi_sender(
+    dir: &TempDir,
+    source: &str,
+    secs: u32,
+    codec: TxCodec,
+    dest: SocketAddr,
+    local_port: u16,
+) -> Proc {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args([
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "warning",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        source,
+        "-t",
+    ])
+    .arg(secs.to_string());
+    match codec {
+        TxCodec::Pcmu | TxCodec::Pcma => {
+            let c = if codec == TxCodec::Pcmu {
+                "pcm_mulaw"
+            } else {
+                "pcm_alaw"
+            };
+            cmd.args(["-c:a", c, "-ar", "8000", "-ac", "1", "-f", "rtp"])
+                .args(["-packetsize", "172"]);
+        }
+        TxCodec::Opus => {
+            cmd.args(["-c:a", "libopus", "-ar", "48000", "-ac", "1", "-b:a", "32k"])
+                .args(["-frame_duration", "20", "-f", "rtp"]);
+        }
+    }
+    cmd.arg(format!("rtp://{dest}?localport={local_port}"));
+    Proc::spawn(
+        "ffmpeg-tx",
+        cmd,
+        dir.join(&format!("ffmpeg-tx-{local_port}.log")),
+    )
+}
+
+/// Runs a [`lavfi_sender`] to completion into `receiver` and returns the
+/// WAV the receiver wrote.
+pub fn send_into(
+    dir: &TempDir,
+    (source, secs, codec): (&str, u32, TxCodec),
+    dest: SocketAddr,
+    local_port: u16,
+    receiver: PcmuReceiver,
+) -> PathBuf {
+    let mut sender = lavfi_sender(dir, source, secs, codec, dest, local_port);
+    let status = sender.wait_or_panic(Duration::from_secs(u64::from(secs) + 15));
+    assert!(
+        status.success(),
+        "ffmpeg sender failed ({status}):\n{}",
+        sender.log_tail(30)
+    );
+    thread::sleep(Duration::from_millis(700));
+    receiver.finish()
+}
+
+/// Renders `secs` seconds of the lavfi `source` to a 16-bit mono WAV at
+/// `rate` Hz without any network (the reference a recording is compared to).
+pub fn render_lavfi(dir: &TempDir, name: &str, source: &str, secs: u32, rate: u32) -> PathBuf {
+    let wav = dir.join(name);
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args([
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        source,
+        "-t",
+    ])
+    .arg(secs.to_string())
+    .args(["-ac", "1", "-ar"])
+    .arg(rate.to_string())
+    .args(["-c:a", "pcm_s16le"])
+    .arg(&wav);
+    let (status, out) = run_bounded("ffmpeg-render", cmd, dir, Duration::from_secs(30));
+    assert!(status.success(), "ffmpeg render failed ({status}):\n{out}");
+    wav
+}
+
+/// Reads a 16-bit PCM mono WAV: (sample rate, samples scaled to ±1.0).
+pub fn read_wav(path: &Path) -> (u32, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    parse_wav(&bytes).unwrap_or_else(|| panic!("{} is not a 16-bit mono WAV", path.display()))
+}
+
+fn parse_wav(b: &[u8]) -> Option<(u32, Vec<f32>)> {
+    if b.get(0..4)? != b"RIFF" || b.get(8..12)? != b"WAVE" {
+        return None;
+    }
+    let le32 = |at: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+    };
+    let mut at = 12;
+    let mut rate = None;
+    while at + 8 <= b.len() {
+        let id = &b[at..at + 4];
+        let len = usize::try_from(le32(at + 4)?).ok()?;
+        let body = at + 8;
+        if id == b"fmt " {
+            let channels = u16::from_le_bytes(b.get(body + 2..body + 4)?.try_into().ok()?);
+            let bits = u16::from_le_bytes(b.get(body + 14..body + 16)?.try_into().ok()?);
+            if channels != 1 || bits != 16 {
+                return None;
+            }
+            rate = Some(le32(body + 4)?);
+        } else if id == b"data" {
+            // ffmpeg stopped by a signal may leave the length unpatched.
+            let end = if len == 0 || body + len > b.len() {
+                b.len()
+            } else {
+                body + len
+            };
+            let samples = b[body..end]
+                .chunks_exact(2)
+                .map(|c| f32::from(i16::from_le_bytes([c[0], c[1]])) / 32768.0)
+                .collect();
+            return Some((rate?, samples));
+        }
+        at = body + len + (len & 1);
+    }
+    None
+}
+
+/// How well a recording matches its reference after alignment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Alignment {
+    /// Samples the recording lags the reference by (negative: the
+    /// recording starts after the reference did).
+    pub lag: i64,
+    /// Normalised cross-correlation at that lag (1.0 = identical shape).
+    pub correlation: f64,
+    /// Least-squares gain from reference to recording.
+    pub gain: f64,
+    /// Signal-to-noise ratio in dB of the recording against the reference
+    /// scaled by `gain`, over the compared window.
+    pub snr_db: f64,
+}
+
+/// Compares `window` samples of `reference` starting at `skip` with every
+/// stretch of `got` starting at 0..=`skip + max_lag`, picks the one with
+/// the highest normalised cross-correlation, and computes gain and SNR
+/// there.
+pub fn align(
+    reference: &[f32],
+    got: &[f32],
+    skip: usize,
+    window: usize,
+    max_lag: usize,
+) -> Alignment {
+    assert!(
+        reference.len() >= skip + window,
+        "reference has {} samples, need {}",
+        reference.len(),
+        skip + window
+    );
+    let r = &reference[skip..skip + window];
+    let energy_r: f64 = r.iter().map(|x| f64::from(*x).powi(2)).sum();
+    let mut best = (0usize, f64::MIN);
+    for off in 0..=skip + max_lag {
+        let Some(g) = got.get(off..off + window) else {
+            break;
+        };
+        let (mut xy, mut yy) = (0.0f64, 0.0f64);
+        for (x, y) in r.iter().zip(g) {
+            xy += f64::from(*x) * f64::from(*y);
+            yy += f64::from(*y).powi(2);
+        }
+        let c = if yy > 0.0 {
+            xy / (energy_r * yy).sqrt()
+        } else {
+            0.0
+        };
+        if c > best.1 {
+            best = (off, c);
+        }
+    }
+    let (off, correlation) = best;
+    assert!(
+        got.len() >= off + window,
+        "recording of {} samples too short to compare {window} samples",
+        got.len()
+    );
+    let g = &got[off..off + window];
+    let xy: f64 = r
+        .iter()
+        .zip(g)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
+    let gain = xy / energy_r;
+    let noise: f64 = r
+        .iter()
+        .zip(g)
+        .map(|(x, y)| (f64::from(*y) - gain * f64::from(*x)).powi(2))
+        .sum();
+    let signal = energy_r * gain * gain;
+    let as_i64 = |n: usize| i64::try_from(n).expect("sample offsets fit i64");
+    Alignment {
+        lag: as_i64(off) - as_i64(skip),
+        correlation,
+        gain,
+        snr_db: 10.0 * (signal / noise.max(f64::MIN_POSITIVE)).log10(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aligns_a_delayed_copy() {
+        let reference: Vec<f32> = (0..4000)
+            .map(|i| ((i * i) as f32 * 1e-4).sin() * 0.5)
+            .collect();
+        let mut got = vec![0.0f32; 123];
+        got.extend(reference.iter().map(|x| x * 0.8));
+        let a = align(&reference, &got, 100, 3000, 400);
+        assert_eq!(a.lag, 123);
+        assert!((a.gain - 0.8).abs() < 1e-3, "{a:?}");
+        assert!(a.snr_db > 60.0, "{a:?}");
+        let late: Vec<f32> = reference[50..].to_vec();
+        assert_eq!(align(&reference, &late, 100, 3000, 400).lag, -50);
+    }
 
     #[test]
     fn parses_sox_stat() {

@@ -22,6 +22,30 @@ pub fn rtp_packet(ssrc: u32, seq: u16, timestamp: u32, pt: u8, payload_len: usiz
     p
 }
 
+/// An RFC 4733 telephone-event packet: `event` (0-15 for DTMF; anything
+/// for hostile tests), end bit, volume (dB below 0 dBm0) and duration in
+/// timestamp units; the marker bit is set when `marker`.
+#[expect(clippy::too_many_arguments, reason = "one per RTP and RFC 4733 field")]
+pub fn rtp_event_packet(
+    ssrc: u32,
+    seq: u16,
+    timestamp: u32,
+    pt: u8,
+    marker: bool,
+    event: u8,
+    end: bool,
+    duration: u16,
+) -> Vec<u8> {
+    let mut p = rtp_packet(ssrc, seq, timestamp, pt, 0);
+    if marker {
+        p[1] |= 0x80;
+    }
+    p.push(event);
+    p.push(if end { 0x80 | 10 } else { 10 });
+    p.extend_from_slice(&duration.to_be_bytes());
+    p
+}
+
 /// What one direction of a [`duplex_stream`] delivered.
 #[derive(Debug, Clone, Default)]
 pub struct StreamReport {

@@ -143,6 +143,21 @@ pub fn audio_payload_types(sdp: &str) -> Vec<u8> {
         .unwrap_or_default()
 }
 
+/// The payload type an SDP's `a=rtpmap` lines give to an encoding whose
+/// name and clock start with `encoding` (case-insensitive, e.g.
+/// `opus/48000`, `telephone-event/48000`).
+pub fn rtpmap_pt(sdp: &str, encoding: &str) -> Option<u8> {
+    let want = encoding.to_ascii_lowercase();
+    sdp.lines().find_map(|l| {
+        let rest = l.trim_end().strip_prefix("a=rtpmap:")?;
+        let (pt, map) = rest.split_once(' ')?;
+        map.to_ascii_lowercase()
+            .starts_with(&want)
+            .then(|| pt.parse().ok())
+            .flatten()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

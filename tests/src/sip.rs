@@ -22,6 +22,14 @@ pub const RTPENGINE_FLAGS: &str = "replace-origin replace-session-connection ICE
 
 /// A minimal stateful proxy config that calls the relay for every call.
 pub fn kamailio_cfg(sip_port: u16, ng: SocketAddr) -> String {
+    kamailio_cfg_with(sip_port, ng, "")
+}
+
+/// [`kamailio_cfg`] with `offer_flags` (e.g. `codec-transcode-opus`)
+/// added to the flags of every `rtpengine_offer`.
+pub fn kamailio_cfg_with(sip_port: u16, ng: SocketAddr, offer_flags: &str) -> String {
+    let offer = format!("{RTPENGINE_FLAGS} {offer_flags}");
+    let offer = offer.trim_end();
     format!(
         r#"#!KAMAILIO
 debug=2
@@ -69,7 +77,7 @@ request_route {{
     if (is_method("INVITE")) {{
         record_route();
         if (has_body("application/sdp")) {{
-            if (!rtpengine_offer("{RTPENGINE_FLAGS}")) {{
+            if (!rtpengine_offer("{offer}")) {{
                 xlog("L_ERR", "rtpengine_offer failed for $ci\n");
                 sl_send_reply("503", "Media Relay Unavailable");
                 exit;
@@ -114,8 +122,13 @@ impl Kamailio {
     /// Writes the config, starts Kamailio on `127.0.0.1:sip_port` and waits
     /// until it listens.
     pub fn start(sip_port: u16, ng: SocketAddr) -> Self {
+        Self::start_with(sip_port, ng, "")
+    }
+
+    /// [`Kamailio::start`] passing `offer_flags` to every `rtpengine_offer`.
+    pub fn start_with(sip_port: u16, ng: SocketAddr, offer_flags: &str) -> Self {
         let dir = TempDir::new("kamailio");
-        let cfg = dir.write("kamailio.cfg", kamailio_cfg(sip_port, ng));
+        let cfg = dir.write("kamailio.cfg", kamailio_cfg_with(sip_port, ng, offer_flags));
         let run = dir.join("run");
         std::fs::create_dir_all(&run).unwrap_or_else(|e| panic!("creating {}: {e}", run.display()));
         let mut cmd = Command::new("kamailio");
@@ -162,10 +175,24 @@ impl Kamailio {
     }
 }
 
+/// The SDP media lines of [`uas_pcma_scenario`].
+const PCMA_ANSWER: &str = "m=audio [media_port] RTP/AVP 8 101
+      a=rtpmap:8 PCMA/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-11,16
+      a=ptime:30";
+
 /// A UAS that answers PCMA (and telephone-event) to match the pcap the UAC
 /// plays, then waits for BYE.
-pub fn uas_pcma_scenario() -> &'static str {
-    r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+pub fn uas_pcma_scenario() -> String {
+    uas_scenario(PCMA_ANSWER)
+}
+
+/// A UAS whose 200 OK carries `media` (the SDP from the `m=` line on, one
+/// attribute per line, `[media_port]` for its media port), then waits for BYE.
+pub fn uas_scenario(media: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="sluice UAS answering PCMA">
   <recv request="INVITE" crlf="true"/>
   <send>
@@ -201,11 +228,7 @@ pub fn uas_pcma_scenario() -> &'static str {
       s=-
       c=IN IP[media_ip_type] [media_ip]
       t=0 0
-      m=audio [media_port] RTP/AVP 8 101
-      a=rtpmap:8 PCMA/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-11,16
-      a=ptime:30
+      {media}
 
     ]]>
   </send>
@@ -228,11 +251,29 @@ pub fn uas_pcma_scenario() -> &'static str {
   <timewait milliseconds="500"/>
 </scenario>
 "#
+    )
 }
 
 /// A UAC offering PCMA that plays `pcap` once the call is up, stays in the
 /// call `hold_ms`, then hangs up.
 pub fn uac_pcap_scenario(pcap: &Path, hold_ms: u32) -> String {
+    uac_pcaps_scenario(&[pcap], 0, hold_ms)
+}
+
+/// A UAC offering PCMA that plays each of `pcaps` in turn once the call is
+/// up (`gap_ms` apart, from the start of one to the start of the next),
+/// stays in the call `hold_ms` after the last, then hangs up.
+pub fn uac_pcaps_scenario(pcaps: &[&Path], gap_ms: u32, hold_ms: u32) -> String {
+    let mut play = String::new();
+    for (i, pcap) in pcaps.iter().enumerate() {
+        if i > 0 {
+            play.push_str(&format!("  <pause milliseconds=\"{gap_ms}\"/>\n"));
+        }
+        play.push_str(&format!(
+            "  <nop>\n    <action>\n      <exec play_pcap_audio=\"{}\"/>\n    </action>\n  </nop>\n",
+            pcap.display()
+        ));
+    }
     format!(
         r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="sluice UAC playing a pcap">
@@ -281,12 +322,7 @@ pub fn uac_pcap_scenario(pcap: &Path, hold_ms: u32) -> String {
 
     ]]>
   </send>
-  <nop>
-    <action>
-      <exec play_pcap_audio="{pcap}"/>
-    </action>
-  </nop>
-  <pause milliseconds="{hold_ms}"/>
+{play}  <pause milliseconds="{hold_ms}"/>
   <send retrans="500">
     <![CDATA[
 
@@ -304,8 +340,7 @@ pub fn uac_pcap_scenario(pcap: &Path, hold_ms: u32) -> String {
   </send>
   <recv response="200" crlf="true"/>
 </scenario>
-"#,
-        pcap = pcap.display()
+"#
     )
 }
 
@@ -320,7 +355,18 @@ pub struct SippUas {
 impl SippUas {
     /// Starts it (with `-rtp_echo` if `echo`) and waits until it listens.
     pub fn start(dir: &TempDir, sip_port: u16, media_port: u16, echo: bool) -> Self {
-        let xml = dir.write(&format!("uas-{sip_port}.xml"), uas_pcma_scenario());
+        Self::start_scenario(dir, sip_port, media_port, echo, &uas_pcma_scenario())
+    }
+
+    /// [`SippUas::start`] running `scenario_xml` (e.g. from [`uas_scenario`]).
+    pub fn start_scenario(
+        dir: &TempDir,
+        sip_port: u16,
+        media_port: u16,
+        echo: bool,
+        scenario_xml: &str,
+    ) -> Self {
+        let xml = dir.write(&format!("uas-{sip_port}.xml"), scenario_xml);
         let mut cmd = Command::new("sipp");
         cmd.current_dir(dir.path())
             .arg("-sf")
