@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use sluice_dtmf::event::EVENT_PAYLOAD_LEN;
-use sluice_dtmf::sender::rescale_duration;
+use sluice_dtmf::sender::rescale;
 use sluice_dtmf::{
     Digit, EventPacket, EventPayload, EventSender, EventView, SendConfig, ToneGenerator,
 };
@@ -17,12 +17,33 @@ pub const UPDATE_MS: u32 = 20;
 /// An event with no packet for this long is closed (end reports lost).
 pub const EVENT_IDLE: Duration = Duration::from_millis(500);
 
+/// Longest duration one event segment reports (RFC 4733 §2.5.1.3).
+pub const MAX_SEGMENT: u64 = u16::MAX as u64;
+
+/// Splits an event's `duration` so far into the segment it falls in and
+/// the duration within that segment (RFC 4733 §2.5.1.3): a segment closes
+/// at 0xFFFF and the next one starts at `index * 0xFFFF` units after the
+/// event's start, its duration counting from there.
+pub fn segment(duration: u64) -> (u64, u16) {
+    let index = duration.saturating_sub(1) / MAX_SEGMENT;
+    let within = (duration - index * MAX_SEGMENT).min(MAX_SEGMENT) as u16;
+    (index, within)
+}
+
 /// Rewrites a telephone-event payload for the other leg's clock: the
-/// duration is rescaled (saturating at 0xFFFF). Returns the new payload.
-pub fn map_payload(view: &EventView<'_>, from_rate: u32, to_rate: u32) -> [u8; EVENT_PAYLOAD_LEN] {
+/// duration is rescaled; one that no longer fits 16 bits (more than
+/// 1.365 s going from 8 to 48 kHz) is split into segments. Returns the
+/// segment index (its timestamp is `index * 0xFFFF` units of `to_rate`
+/// after the mapped one) and the new payload.
+pub fn map_payload(
+    view: &EventView<'_>,
+    from_rate: u32,
+    to_rate: u32,
+) -> (u64, [u8; EVENT_PAYLOAD_LEN]) {
     let mut p = view.to_payload();
-    p.duration = rescale_duration(p.duration, from_rate, to_rate).unwrap_or(u16::MAX);
-    p.to_bytes().unwrap_or([0; EVENT_PAYLOAD_LEN])
+    let (index, within) = segment(rescale(u64::from(p.duration), from_rate, to_rate));
+    p.duration = within;
+    (index, p.to_bytes().unwrap_or([0; EVENT_PAYLOAD_LEN]))
 }
 
 /// An event generated from an in-band digit the detector is hearing.
@@ -37,16 +58,19 @@ pub struct LiveEvent {
 }
 
 impl LiveEvent {
-    /// The payload reporting `duration` output clock units so far.
-    pub fn payload(&self, duration: u64, end: bool) -> [u8; EVENT_PAYLOAD_LEN] {
-        EventPayload {
+    /// The payload reporting `duration` event clock units so far, and
+    /// the index of the segment it belongs to (see [`segment`]).
+    pub fn payload(&self, duration: u64, end: bool) -> (u64, [u8; EVENT_PAYLOAD_LEN]) {
+        let (index, within) = segment(duration);
+        let bytes = EventPayload {
             event: self.code,
             end,
             volume: 10,
-            duration: duration.min(u64::from(u16::MAX)) as u16,
+            duration: within,
         }
         .to_bytes()
-        .unwrap_or([0; EVENT_PAYLOAD_LEN])
+        .unwrap_or([0; EVENT_PAYLOAD_LEN]);
+        (index, bytes)
     }
 }
 
@@ -143,14 +167,40 @@ mod tests {
         .to_bytes()
         .expect("valid");
         let view = EventView::parse(&bytes).expect("parses");
-        let out = map_payload(&view, 8000, 48000);
+        let (index, out) = map_payload(&view, 8000, 48000);
+        assert_eq!(index, 0);
         let v = EventView::parse(&out).expect("parses");
         assert_eq!(
             (v.event(), v.end(), v.volume(), v.duration()),
             (5, true, 10, 4800)
         );
-        let back = map_payload(&v, 48000, 8000);
+        let (_, back) = map_payload(&v, 48000, 8000);
         assert_eq!(EventView::parse(&back).expect("parses").duration(), 800);
+    }
+
+    /// 8 kHz durations past 10922 units no longer fit at 48 kHz: the
+    /// event goes on in a new segment instead of saturating.
+    #[test]
+    fn long_mapped_event_is_segmented() {
+        assert_eq!(segment(0), (0, 0));
+        assert_eq!(segment(0xffff), (0, 0xffff));
+        assert_eq!(segment(0x10000), (1, 1));
+        assert_eq!(segment(3 * 0xffff + 5), (3, 5));
+        let bytes = EventPayload {
+            event: 1,
+            end: false,
+            volume: 10,
+            duration: 12000,
+        }
+        .to_bytes()
+        .expect("valid");
+        let view = EventView::parse(&bytes).expect("parses");
+        let (index, out) = map_payload(&view, 8000, 48000);
+        assert_eq!(index, 1);
+        assert_eq!(
+            EventView::parse(&out).expect("parses").duration(),
+            (72000 - 0xffff) as u16
+        );
     }
 
     #[test]

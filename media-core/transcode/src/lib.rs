@@ -26,7 +26,9 @@
 //!
 //! DTMF: telephone-events are mapped between the legs' payload types and
 //! clocks when both negotiated them; turned into in-band tones (at
-//! [`Settings::inband_dtmf_level_dbm0`]) when only the sender did; and
+//! [`Settings::inband_dtmf_level_dbm0`]) when only the sender did (tone
+//! frames come from `poll` on the output packet time when the sender
+//! sends only event packets during a digit); and
 //! in-band tones are detected and sent as events when only the receiver
 //! did (detection runs on 8 kHz PCM, so not on a 16/48 kHz Opus-to-Opus
 //! direction). `play DTMF` sends events on the receiving leg's

@@ -152,18 +152,25 @@ impl MediaTranscoder {
             sink.dropped(from_leg, DropCause::NoDirection);
             return;
         };
-        if let Some(clock) = dir.input_clock(view.payload_type().0) {
+        let pt = view.payload_type().0;
+        if dir.input_clock(pt).is_some() {
+            // Only audio timestamps say when the sender sampled: events
+            // count for loss, not for jitter (nor the jitter buffer's
+            // delay).
+            let audio = dir.audio_clock(pt);
             let recv = &mut self.recv[from_leg];
             recv.update(
                 view.ssrc().0,
                 view.seq().0,
                 view.timestamp(),
-                clock,
+                audio,
                 now,
                 self.epoch,
             );
             self.stats[from_leg].jitter = recv.jitter();
-            dir.adapt(recv.jitter(), clock);
+            if let Some(clock) = audio {
+                dir.adapt(recv.jitter(), clock);
+            }
         }
         let mut ctx = Ctx {
             out: &mut self.out[1 - from_leg],

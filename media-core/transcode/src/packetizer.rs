@@ -55,6 +55,12 @@ impl PcmFifo {
         self.head_ts
     }
 
+    /// Whether audio was queued since the FIFO was made or cleared (so
+    /// [`end_ts`](Self::end_ts) means something).
+    pub fn is_started(&self) -> bool {
+        self.started
+    }
+
     /// Output timestamp just after the last queued sample.
     pub fn end_ts(&self) -> u64 {
         self.head_ts + self.len as u64 * self.units_per_sample

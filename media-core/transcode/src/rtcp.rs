@@ -19,7 +19,8 @@ pub struct ReceiveStats {
     received_prior: u64,
     /// Interarrival jitter in timestamp units, times 16 (RFC 3550 A.8).
     jitter16: u64,
-    transit: Option<i64>,
+    /// Last transit time and the clock it was measured on.
+    transit: Option<(i64, u32)>,
     /// Middle 32 bits of the last SR's NTP time, and when it came.
     last_sr: Option<(u32, Instant)>,
 }
@@ -27,12 +28,15 @@ pub struct ReceiveStats {
 impl ReceiveStats {
     /// Accounts one RTP packet (`seq`, `ts` on a `clock` Hz clock) that
     /// arrived at `now`; `epoch` is a fixed instant of the transcoder.
+    /// `clock` is `None` for a packet that counts for loss but not for
+    /// jitter: a telephone-event's timestamp is its event's start, repeated
+    /// by every update, so it says nothing about transit time.
     pub fn update(
         &mut self,
         ssrc: u32,
         seq: u16,
         ts: u32,
-        clock: u32,
+        clock: Option<u32>,
         now: Instant,
         epoch: Instant,
     ) {
@@ -49,16 +53,20 @@ impl ReceiveStats {
         let ext = self.max_seq.saturating_add_signed(diff);
         self.max_seq = self.max_seq.max(ext);
         self.received += 1;
+        let Some(clock) = clock else {
+            return;
+        };
         let arrival =
             now.saturating_duration_since(epoch).as_micros() as i64 * i64::from(clock) / 1_000_000;
         let transit = arrival - i64::from(ts);
-        if let Some(prev) = self.transit {
+        // Transit times on different clocks (payload types) do not compare.
+        if let Some((prev, _)) = self.transit.filter(|t| t.1 == clock) {
             // Timestamps wrap: the difference is taken modulo 2^32.
             let d = i64::from((transit - prev) as i32).unsigned_abs();
             let j = self.jitter16;
             self.jitter16 = j + d - ((j + 8) >> 4);
         }
-        self.transit = Some(transit);
+        self.transit = Some((transit, clock));
     }
 
     /// Interarrival jitter in timestamp units.
@@ -236,7 +244,7 @@ mod tests {
                 7,
                 seq,
                 u32::from(k) * 160,
-                8000,
+                Some(8000),
                 t + Duration::from_millis(u64::from(k) * 20),
                 t,
             );
@@ -256,5 +264,22 @@ mod tests {
         let mut other = ReceiveStats::default();
         assert!(parse_compound(&buf[..n], &mut other, t));
         assert!(!parse_compound(&buf[..n - 1], &mut other, t));
+    }
+
+    /// Telephone-event packets (no clock) count as received but leave the
+    /// jitter alone, however stale their timestamps.
+    #[test]
+    fn events_do_not_count_for_jitter() {
+        let t = Instant::now();
+        let mut s = ReceiveStats::default();
+        for k in 0..100u16 {
+            let at = t + Duration::from_millis(u64::from(k) * 20);
+            s.update(7, 2 * k, u32::from(k) * 160, Some(8000), at, t);
+            // An event update: the same (start) timestamp every time.
+            s.update(7, 2 * k + 1, 4000, None, at, t);
+        }
+        assert_eq!(s.received(), 200);
+        assert_eq!(s.expected(), 200);
+        assert_eq!(s.jitter(), 0);
     }
 }

@@ -90,6 +90,12 @@ pub struct DirectionStats {
     pub dtmf_events_generated: u64,
     /// DTMF digits seen from the sender (events and in-band).
     pub dtmf_digits: u64,
+    /// Audio frames made of a sender's event tone where no audio carried
+    /// it (the sender sent only event packets during the digit).
+    pub tone_frames: u64,
+    /// Times the sender's timestamps jumped (restarted) under one SSRC and
+    /// the output timeline was re-anchored.
+    pub timeline_breaks: u64,
     /// RTCP compound packets received from the sender.
     pub rtcp_received: u64,
     /// RTCP compound packets sent to the sender.

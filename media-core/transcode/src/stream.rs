@@ -45,6 +45,13 @@ const PLACEHOLDER: u8 = 0xff;
 const MAX_CONCEAL_MS: u64 = 120;
 /// Output packet buffer: header plus the largest payload.
 const OUT_BUF: usize = 12 + 4000;
+/// An audio timestamp this far ahead of the last one (seconds) breaks
+/// the input timeline (a sender that restarted its clock); behind it by
+/// more than [`MAX_CONCEAL_MS`] does too.
+const MAX_JUMP_S: u64 = 3;
+/// How long after an audio packet's own span more audio is expected
+/// before a sender's event tone is generated without it.
+const AUDIO_SLACK: Duration = Duration::from_millis(30);
 
 /// The shared per-call context a direction works in.
 pub struct Ctx<'a, S: Sink> {
@@ -98,8 +105,17 @@ pub struct Direction {
     event_tone: Option<ToneGenerator>,
     detector: Option<Detector>,
     live: Option<LiveEvent>,
-    /// Output timestamp of the detector's sample 0.
-    detector_ts: Option<u64>,
+    /// Output timestamp of the detector's sample 0, renewed on every push
+    /// (so a gap or re-anchor in the output timeline moves it).
+    detector_ts: u64,
+    /// Samples pushed into the detector since it was (re)made.
+    detector_pos: u64,
+    /// Until when the last audio packet (plus slack) covers the output.
+    audio_until: Option<Instant>,
+    /// Next tone frame due from [`poll`](Self::poll) while the sender's
+    /// event lasts and no audio carries it, and its output timestamp.
+    tone_due: Option<Instant>,
+    tone_next_ts: Option<u64>,
     injection: Option<Injection>,
 }
 
@@ -222,7 +238,11 @@ impl Direction {
             event_tone: None,
             detector: needs_detector.then(Detector::default),
             live: None,
-            detector_ts: None,
+            detector_ts: 0,
+            detector_pos: 0,
+            audio_until: None,
+            tone_due: None,
+            tone_next_ts: None,
             injection: None,
         })
     }
@@ -242,6 +262,7 @@ impl Direction {
         self.blocked = blocked;
         if blocked {
             self.event_tone = None;
+            self.tone_due = None;
         }
     }
 
@@ -277,6 +298,16 @@ impl Direction {
         self.clock_of(pt)
     }
 
+    /// The RTP clock of `pt` if it is one of the sender's audio codecs
+    /// (not its telephone-event type).
+    pub fn audio_clock(&self, pt: u8) -> Option<u32> {
+        self.plan
+            .inputs
+            .iter()
+            .find(|i| i.payload_type == pt)
+            .map(|i| i.codec.clock_rate())
+    }
+
     /// One RTP packet from the sender (already parsed).
     pub fn handle_rtp<S: Sink>(&mut self, view: &sluice_rtp::RtpView<'_>, ctx: &mut Ctx<'_, S>) {
         let pt = view.payload_type().0;
@@ -284,8 +315,7 @@ impl Direction {
         if self.ssrc != Some(ssrc) {
             if self.ssrc.is_some() {
                 self.drain(ctx);
-                self.new_sender();
-                ctx.out.reanchor();
+                self.new_sender(ctx);
             }
             self.ssrc = Some(ssrc);
         }
@@ -306,6 +336,8 @@ impl Direction {
         if pushed == Pushed::Resync {
             self.drain(ctx);
             self.jitter.restart();
+            // Whatever the sequence did, the timestamps may have too.
+            self.break_timeline(ctx);
             pushed = self.jitter.push(
                 view.seq().0,
                 view.timestamp(),
@@ -339,18 +371,32 @@ impl Direction {
         self.jitter.set_delay(d.min(self.max_delay));
     }
 
-    fn new_sender(&mut self) {
+    fn new_sender<S: Sink>(&mut self, ctx: &mut Ctx<'_, S>) {
         self.jitter.restart();
-        self.unwrap.reset();
-        self.last_in = None;
-        self.lost_pending = 0;
-        self.lost_just_before = false;
+        self.break_timeline(ctx);
         for (_, _, d) in &mut self.decoders {
             d.reset();
         }
         if let Some(r) = self.receiver.as_mut() {
             r.handle_idle();
         }
+        self.poll_receiver(ctx);
+    }
+
+    /// The input timeline broke (new sender, sequence resync, a timestamp
+    /// jump): what is queued goes out, the next packet sets a new anchor
+    /// (the output timeline goes on with real time, never back), and
+    /// nothing is concealed or detected across the break.
+    fn break_timeline<S: Sink>(&mut self, ctx: &mut Ctx<'_, S>) {
+        self.flush(ctx);
+        self.fifo.clear();
+        self.unwrap.reset();
+        self.last_in = None;
+        self.lost_pending = 0;
+        self.lost_just_before = false;
+        self.tone_next_ts = None;
+        self.reset_detector(ctx);
+        ctx.out.reanchor();
     }
 
     /// Yields everything the jitter buffer holds, gaps given up at once.
@@ -412,9 +458,11 @@ impl Direction {
         }
         self.last_event_at = Some(ctx.now);
         if let Some(out_te) = self.plan.output_dtmf {
-            let mapped = dtmf::map_payload(&view, in_te.clock_rate, out_te.clock_rate);
+            let (segment, mapped) = dtmf::map_payload(&view, in_te.clock_rate, out_te.clock_rate);
             let ext = self.unwrap.peek(ts);
-            let out_ts = ctx.out.map(ext, in_te.clock_rate, ctx.now);
+            let out_ts = ctx.out.map(ext, in_te.clock_rate, ctx.now)
+                + segment * dtmf::MAX_SEGMENT * u64::from(ctx.out.clock())
+                    / u64::from(out_te.clock_rate);
             if self.injection.is_none() {
                 let n = ctx.out.write(
                     &mut self.buf,
@@ -446,6 +494,12 @@ impl Direction {
                         if let Some(d) = ev.digit() {
                             self.event_tone =
                                 Some(dtmf::tone(d, self.inband_level, self.rate.hz()));
+                            // Tone frames from `poll` if no audio carries it.
+                            self.tone_due = Some(
+                                ctx.now
+                                    + Duration::from_millis(u64::from(self.plan.output.ptime_ms)),
+                            );
+                            self.tone_next_ts = None;
                         }
                     }
                 }
@@ -453,6 +507,7 @@ impl Direction {
                     duration, volume, ..
                 } => {
                     self.event_tone = None;
+                    self.tone_due = None;
                     self.last_event_at = None;
                     if let Some(digit) = ev.digit() {
                         ctx.stats.dtmf_digits += 1;
@@ -488,6 +543,19 @@ impl Direction {
             self.last_in = None;
             ctx.out.reanchor();
         }
+        if let Some(last) = self.last_in {
+            // A sender that restarted its timestamps (same SSRC): mapped
+            // as is, its audio would land behind what was sent and be
+            // trimmed as overlap until the old timeline caught up.
+            let ext = self.unwrap.peek(ts);
+            let per_ms = u64::from(clock) / 1000;
+            if last.end.saturating_sub(ext) > MAX_CONCEAL_MS * per_ms
+                || ext.saturating_sub(last.end) > MAX_JUMP_S * 1000 * per_ms
+            {
+                ctx.stats.timeline_breaks += 1;
+                self.break_timeline(ctx);
+            }
+        }
         let ext = self.unwrap.unwrap(ts);
         let payload = self.jitter.slot(slot).payload();
         let samples = match self.decoders[di].2.samples(payload) {
@@ -498,6 +566,11 @@ impl Direction {
             }
         };
         let in_units = samples as u64 * u64::from(clock) / u64::from(self.rate.hz());
+        self.audio_until = Some(
+            ctx.now
+                + Duration::from_micros(in_units * 1_000_000 / u64::from(clock.max(1)))
+                + AUDIO_SLACK,
+        );
         if marker {
             ctx.out.mark();
         }
@@ -692,8 +765,10 @@ impl Direction {
             return;
         };
         let units = u64::from(ctx.out.clock() / self.rate.hz());
-        // Keep the detector's sample count on the output timeline.
-        let base = *self.detector_ts.get_or_insert(ts);
+        // These samples start at `ts`: keep the detector's sample count on
+        // the output timeline, which may have jumped since the last push.
+        self.detector_ts = ts.wrapping_sub(self.detector_pos.wrapping_mul(units));
+        self.detector_pos += n as u64;
         let mut edges: [Option<sluice_dtmf::DetectedDigit>; 4] = [None; 4];
         let mut k = 0;
         det.push(&self.pcm[..n], |d| {
@@ -702,15 +777,38 @@ impl Direction {
                 k += 1;
             }
         });
+        self.handle_edges(&edges, ctx);
         let Some(out_te) = self.plan.output_dtmf else {
             return;
         };
-        for d in edges.into_iter().flatten() {
+        // An update for the digit still sounding, once per packet.
+        if let Some(mut live) = self.live {
+            let end = ts + n as u64 * units;
+            let dur = end.saturating_sub(live.start_ts) * u64::from(out_te.clock_rate)
+                / u64::from(ctx.out.clock());
+            let marker = !live.started;
+            live.started = true;
+            self.live = Some(live);
+            self.send_live(&live, dur, false, marker, ctx);
+        }
+    }
+
+    /// Digit starts and ends from the detector: events for the receiver.
+    fn handle_edges<S: Sink>(
+        &mut self,
+        edges: &[Option<sluice_dtmf::DetectedDigit>],
+        ctx: &mut Ctx<'_, S>,
+    ) {
+        let Some(out_te) = self.plan.output_dtmf else {
+            return;
+        };
+        let units = u64::from(ctx.out.clock() / self.rate.hz());
+        for d in edges.iter().flatten() {
             match d.edge {
                 DigitEdge::Start => {
                     self.live = Some(LiveEvent {
                         code: d.digit.event_code(),
-                        start_ts: base + d.sample * units,
+                        start_ts: self.detector_ts.wrapping_add(d.sample * units),
                         started: false,
                     });
                 }
@@ -718,15 +816,9 @@ impl Direction {
                     if let Some(live) = self.live.take() {
                         let dur = duration * units * u64::from(out_te.clock_rate)
                             / u64::from(ctx.out.clock());
-                        let p = live.payload(dur, true);
-                        for _ in 0..3 {
-                            self.send_event(
-                                out_te.payload_type,
-                                !live.started,
-                                live.start_ts,
-                                &p,
-                                ctx,
-                            );
+                        // Only an event's first packet carries the marker.
+                        for i in 0..3 {
+                            self.send_live(&live, dur, true, !live.started && i == 0, ctx);
                         }
                         ctx.stats.dtmf_digits += 1;
                         ctx.sink.digit(
@@ -742,14 +834,92 @@ impl Direction {
                 }
             }
         }
-        // An update for the digit still sounding, once per packet.
-        if let Some(live) = self.live.as_mut() {
-            let end = ts + n as u64 * units;
-            let dur = end.saturating_sub(live.start_ts);
-            let marker = !live.started;
-            live.started = true;
-            let (start, p) = (live.start_ts, live.payload(dur, false));
-            self.send_event(out_te.payload_type, marker, start, &p, ctx);
+    }
+
+    /// Sends a packet of the generated event `live` reporting `dur` units
+    /// (event clock) so far, in its segment if it outgrew 16 bits.
+    fn send_live<S: Sink>(
+        &mut self,
+        live: &LiveEvent,
+        dur: u64,
+        end: bool,
+        marker: bool,
+        ctx: &mut Ctx<'_, S>,
+    ) {
+        let Some(out_te) = self.plan.output_dtmf else {
+            return;
+        };
+        let (segment, p) = live.payload(dur, end);
+        let ts = live.start_ts
+            + segment * dtmf::MAX_SEGMENT * u64::from(ctx.out.clock())
+                / u64::from(out_te.clock_rate);
+        self.send_event(out_te.payload_type, marker, ts, &p, ctx);
+    }
+
+    /// Ends what the detector is hearing (its event closes) and starts it
+    /// afresh: the samples that follow are on another timeline.
+    fn reset_detector<S: Sink>(&mut self, ctx: &mut Ctx<'_, S>) {
+        let Some(det) = self.detector.as_mut() else {
+            return;
+        };
+        let mut edges: [Option<sluice_dtmf::DetectedDigit>; 4] = [None; 4];
+        let mut k = 0;
+        det.finish(|d| {
+            if k < edges.len() {
+                edges[k] = Some(d);
+                k += 1;
+            }
+        });
+        *det = Detector::default();
+        self.detector_pos = 0;
+        if !self.blocked {
+            self.handle_edges(&edges, ctx);
+        }
+        self.live = None;
+    }
+
+    fn ptime(&self) -> Duration {
+        Duration::from_millis(u64::from(self.plan.output.ptime_ms))
+    }
+
+    /// The sender's event is on but no audio carries its tone (many
+    /// senders send only event packets during a digit): tone frames, one
+    /// per output packet time.
+    fn poll_tone<S: Sink>(&mut self, ctx: &mut Ctx<'_, S>) {
+        let ptime = self.ptime();
+        while let Some(due) = self.tone_due.filter(|d| *d <= ctx.now) {
+            if self.event_tone.is_none() {
+                self.tone_due = None;
+                return;
+            }
+            // After a stall, no burst of stale frames.
+            let due = if due + 4 * ptime < ctx.now {
+                ctx.now
+            } else {
+                due
+            };
+            self.tone_due = Some(due + ptime);
+            if self.injection.is_some() || self.audio_until.is_some_and(|t| t > due) {
+                // Audio carries the tone (or `play DTMF` owns the leg).
+                self.tone_next_ts = None;
+                continue;
+            }
+            let mut covered = ctx.out.audio_end();
+            if self.fifo.is_started() {
+                covered = covered.max(self.fifo.end_ts());
+            }
+            let ts = match self.tone_next_ts {
+                Some(t) => t.max(covered),
+                None => ctx
+                    .out
+                    .now_ts(due.checked_sub(ptime).unwrap_or(due))
+                    .max(covered),
+            };
+            self.pcm[..self.frame].fill(0);
+            // `queue` puts the event's tone over these samples.
+            self.queue(ts, self.frame, ctx);
+            ctx.stats.tone_frames += 1;
+            self.tone_next_ts = Some(ts + self.frame_units);
         }
     }
 
@@ -824,15 +994,12 @@ impl Direction {
                         break;
                     }
                     let bytes = p.payload.to_bytes().unwrap_or([0; 4]);
-                    let n = ctx.out.write(
-                        &mut self.buf,
-                        pt,
-                        p.marker,
-                        u64::from(p.timestamp),
-                        &bytes,
-                        None,
-                        ctx.now,
-                    );
+                    // The packet's timestamp (its segment's start) back on
+                    // the 64-bit output timeline.
+                    let ts = *start_ts + u64::from(p.timestamp.wrapping_sub(*start_ts as u32));
+                    let n = ctx
+                        .out
+                        .write(&mut self.buf, pt, p.marker, ts, &bytes, None, ctx.now);
                     ctx.sink.rtp(1 - self.from, &self.buf[..n]);
                     ctx.stats.sent_packets += 1;
                     ctx.stats.sent_octets += 4;
@@ -906,6 +1073,7 @@ impl Direction {
             self.poll_receiver(ctx);
             self.event_tone = None;
         }
+        self.poll_tone(ctx);
     }
 
     /// The earliest time [`poll`](Self::poll) has work.
@@ -914,6 +1082,9 @@ impl Direction {
         let mut consider = |t: Instant| d = Some(d.map_or(t, |x| x.min(t)));
         if let Some(t) = self.last_event_at {
             consider(t + EVENT_IDLE);
+        }
+        if let Some(t) = self.tone_due.filter(|_| self.event_tone.is_some()) {
+            consider(t);
         }
         match &self.injection {
             Some(Injection::Events {

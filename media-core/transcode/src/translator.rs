@@ -7,7 +7,8 @@
 //! becomes): `out = out_base + (in - in_base) * out_rate / in_rate`. The
 //! anchor is set on the stream's first packet and again whenever the
 //! input timeline breaks (new sender SSRC, clock change, re-INVITE, after
-//! an injected DTMF event); a new anchor continues the output timeline
+//! an injected DTMF event, a sequence resync, timestamps that jump back
+//! or more than a few seconds ahead under one SSRC); a new anchor continues the output timeline
 //! where real time says it should be, never backwards.
 
 use std::time::Instant;
@@ -141,6 +142,11 @@ impl OutStream {
         }
     }
 
+    /// Output timestamp just after the last audio sent (64-bit).
+    pub fn audio_end(&self) -> u64 {
+        self.next_ts
+    }
+
     /// Skips the output timeline forward to at least `ts`.
     pub fn advance_to(&mut self, ts: u64) {
         self.next_ts = self.next_ts.max(ts);
@@ -197,10 +203,15 @@ impl OutStream {
         self.seq = self.seq.wrapping_add(1);
         self.packets += 1;
         self.octets += payload.len() as u64;
-        if let Some(end) = audio_end {
-            self.next_ts = self.next_ts.max(end);
+        match audio_end {
+            Some(end) => {
+                self.next_ts = self.next_ts.max(end);
+                self.last_sent = Some((ts, now));
+            }
+            // An event packet carries its event's start, not the time it
+            // is sent: keep the real-time estimate running.
+            None => self.last_sent = Some((self.now_ts(now), now)),
         }
-        self.last_sent = Some((ts, now));
         len
     }
 

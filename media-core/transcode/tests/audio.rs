@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use common::*;
 use sluice_codec::g711;
@@ -476,5 +476,54 @@ fn cost_per_packet() {
         let us = start.elapsed().as_secs_f64() * 1e6 / pkts.len() as f64;
         println!("{name}: {us:.2} µs per 20 ms input packet");
         assert!(us < 5000.0);
+    }
+}
+
+/// A sender that restarts its timestamps under the same SSRC (with its
+/// sequence numbers going on, or restarting too): audio keeps coming out
+/// within a packet or two, on output timestamps that keep increasing.
+#[test]
+fn restarted_timestamps_keep_audio_flowing() {
+    for restart_seq in [false, true] {
+        // 20 ms in, 40 ms out: the decode path through the PCM FIFO.
+        let d = dir(AudioCodec::Pcmu, AudioCodec::Pcmu, 40);
+        let t0 = Instant::now();
+        let mut t = transcoder(&one_way(d), t0);
+        let mut s = Collect::default();
+        let pcm = sine(440.0, 3000.0, 8000, 0, 160 * 100);
+        let mut pkts = pcmu_packets(&pcm[..160 * 50], 1, 1_000_000, 9, 160);
+        let seq2 = if restart_seq { 30_000 } else { 51 };
+        pkts.extend(pcmu_packets(&pcm[160 * 50..], seq2, 0, 9, 160));
+        let mut now = t0;
+        let mut before = 0;
+        for (k, p) in pkts.iter().enumerate() {
+            t.poll(now, &mut s);
+            t.push_rtp(0, p, now, &mut s);
+            now += 20 * MS;
+            if k == 49 {
+                before = s.rtp[1].len();
+            }
+            if k == 51 {
+                assert!(
+                    s.rtp[1].len() > before,
+                    "restart_seq {restart_seq}: audio within two packets of the restart"
+                );
+            }
+        }
+        t.poll(now + Duration::from_secs(1), &mut s);
+        let out = &s.rtp[1];
+        assert!(
+            out.len() >= 48,
+            "restart_seq {restart_seq}: {} sent",
+            out.len()
+        );
+        for w in out.windows(2) {
+            assert!(
+                (w[1].ts.wrapping_sub(w[0].ts) as i32) > 0,
+                "restart_seq {restart_seq}: output timestamps go forward: {} then {}",
+                w[0].ts,
+                w[1].ts
+            );
+        }
     }
 }

@@ -367,3 +367,152 @@ fn absurd_events_dropped() {
         "only the believable first segment"
     );
 }
+
+/// Polls `t` at every deadline up to `until`.
+fn poll_until(t: &mut sluice_transcode::MediaTranscoder, until: Instant, s: &mut Collect) {
+    for _ in 0..10_000 {
+        match t.next_deadline().filter(|d| *d <= until) {
+            Some(d) => t.poll(d, s),
+            None => break,
+        }
+    }
+    t.poll(until, s);
+}
+
+/// A sender that sends only event packets during the digit (no audio
+/// under it): the receiver without telephone-event still gets the tone,
+/// one frame per packet time from `poll`, on a timeline that goes on.
+#[test]
+fn events_without_audio_become_tone_frames() {
+    let mut d = dir(AudioCodec::Pcmu, AudioCodec::Pcmu, 20);
+    d.input_dtmf = te(101, 8000);
+    let t0 = Instant::now();
+    let mut t = transcoder(&one_way(d), t0);
+    let mut s = Collect::default();
+    let silence = [0xffu8; 160];
+    let mut seq = 1u16;
+    let mut now = t0;
+    // 200 ms of audio, then the digit (ts 1600, 400 ms) by events only.
+    for k in 0..10u32 {
+        poll_until(&mut t, now, &mut s);
+        t.push_rtp(0, &rtp(0, k == 0, seq, k * 160, 7, &silence), now, &mut s);
+        seq += 1;
+        now += 20 * MS;
+    }
+    let ev_start = now;
+    for e in event_packets(9, 1600, 8000, 400) {
+        let at = ev_start + Duration::from_micros(e.3 * 125);
+        poll_until(&mut t, at, &mut s);
+        t.push_rtp(0, &rtp(101, e.0, seq, e.1, 7, &e.2), at, &mut s);
+        seq += 1;
+    }
+    // Audio again after the digit.
+    now = ev_start + 440 * MS;
+    for k in 0..10u32 {
+        poll_until(&mut t, now, &mut s);
+        let ts = 1600 + 3520 + k * 160;
+        t.push_rtp(0, &rtp(0, k == 0, seq, ts, 7, &silence), now, &mut s);
+        seq += 1;
+        now += 20 * MS;
+    }
+    poll_until(&mut t, now + Duration::from_secs(1), &mut s);
+    let out = &s.rtp[1];
+    assert!(out.iter().all(|p| p.pt == 0));
+    let frames = t.stats(0).tone_frames;
+    assert!((14..=22).contains(&frames), "tone frames {frames}");
+    let found = detect(&decode_pcmu(out));
+    assert!(
+        found.iter().any(|d| d.digit == Digit::D9),
+        "tone generated: {found:?}"
+    );
+    for w in out.windows(2) {
+        assert!(
+            (w[1].ts.wrapping_sub(w[0].ts) as i32) > 0,
+            "output timestamps go forward: {} then {}",
+            w[0].ts,
+            w[1].ts
+        );
+    }
+    assert_eq!(s.digits.len(), 1);
+}
+
+/// In-band tone after the output timeline jumped (a DTX gap under one
+/// SSRC, or a new SSRC after a pause): the event's timestamp is the
+/// output timestamp of the audio where the tone starts.
+#[test]
+fn inband_event_timestamp_after_timeline_jump() {
+    for new_ssrc in [false, true] {
+        let mut d = dir(AudioCodec::Pcmu, AudioCodec::Pcmu, 20);
+        d.output_dtmf = te(101, 8000);
+        let t0 = Instant::now();
+        let mut t = transcoder(&one_way(d), t0);
+        let mut s = Collect::default();
+        let mut now = t0;
+        // 500 ms of silence.
+        let first = pcmu_packets(&vec![0i16; 160 * 25], 1, 0, 5, 160);
+        for p in &first {
+            t.poll(now, &mut s);
+            t.push_rtp(0, p, now, &mut s);
+            now += 20 * MS;
+        }
+        // 2 s with nothing, then silence with a tone from its packet 5.
+        now += Duration::from_secs(2);
+        let mut pcm = vec![0i16; 160 * 30];
+        ToneGenerator::digit(Digit::D4, -10.0).fill(&mut pcm[800..800 + 8 * 200]);
+        let (ssrc, ts0) = if new_ssrc {
+            (6, 3_000_000)
+        } else {
+            (5, 4000 + 16000)
+        };
+        let second = pcmu_packets(&pcm, 26, ts0, ssrc, 160);
+        for p in &second {
+            t.poll(now, &mut s);
+            t.push_rtp(0, p, now, &mut s);
+            now += 20 * MS;
+        }
+        t.poll(now + Duration::from_secs(1), &mut s);
+        let audio: Vec<&Pkt> = s.rtp[1].iter().filter(|p| p.pt == 0).collect();
+        let events: Vec<&Pkt> = s.rtp[1].iter().filter(|p| p.pt == 101).collect();
+        assert_eq!(audio.len(), 55, "one packet out per packet in");
+        assert!(!events.is_empty(), "digit found");
+        let tone_start = audio[25 + 5].ts;
+        let off = events[0].ts.wrapping_sub(tone_start) as i32;
+        assert!(
+            (-160..=320).contains(&off),
+            "new ssrc {new_ssrc}: event {} vs tone start {tone_start} ({off})",
+            events[0].ts
+        );
+        assert_eq!(s.digits.len(), 1);
+    }
+}
+
+/// A digit that starts and ends within one packet (120 ms): its three
+/// end packets, and only the first carries the marker.
+#[test]
+fn short_digit_in_one_packet_marks_only_first() {
+    let mut d = dir(AudioCodec::Pcmu, AudioCodec::Pcmu, 20);
+    d.inputs[0].payload_type = 0;
+    d.output_dtmf = te(101, 8000);
+    let t0 = Instant::now();
+    let mut t = transcoder(&one_way(d), t0);
+    let mut pcm = vec![0i16; 960 * 3];
+    ToneGenerator::digit(Digit::D2, -10.0).fill(&mut pcm[960 + 60..960 + 520]);
+    let pkts = pcmu_packets(&pcm, 1, 0, 5, 960);
+    let mut s = Collect::default();
+    feed(&mut t, &pkts, t0, 120 * MS, &mut s);
+    let events: Vec<&Pkt> = s.rtp[1].iter().filter(|p| p.pt == 101).collect();
+    assert_eq!(
+        events.len(),
+        3,
+        "start and end in one push: the end reports"
+    );
+    assert!(events
+        .iter()
+        .all(|p| EventView::parse(&p.payload).expect("ev").end()));
+    assert!(events[0].marker, "first packet of the event");
+    assert!(
+        events[1..].iter().all(|p| !p.marker),
+        "end retransmissions carry no marker"
+    );
+    assert_eq!(s.digits.len(), 1);
+}

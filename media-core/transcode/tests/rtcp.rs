@@ -118,3 +118,88 @@ fn sender_and_receiver_reports() {
     assert!(sent.iter().all(|p| p.ssrc == t.ssrc(1)));
     assert!(t.stats(1).rtcp_sent >= 1);
 }
+
+/// The RTP timestamps of our SRs toward `leg`, with when they were sent
+/// (one report every 100 ms).
+fn sr_times(s: &Collect, leg: usize) -> Vec<u32> {
+    s.rtcp[leg]
+        .iter()
+        .filter_map(|p| {
+            let parts = split(p);
+            (parts[0].0 == 200).then(|| be32(&parts[0].2[16..]))
+        })
+        .collect()
+}
+
+/// `play DTMF` events toward a leg: the SR's RTP timestamp keeps running
+/// with wall time during and after the event (event packets carry their
+/// event's start timestamp, not the time they are sent).
+#[test]
+fn sr_timestamp_runs_during_injected_event() {
+    let mut d = dir(AudioCodec::Pcmu, AudioCodec::Pcma, 20);
+    d.output_dtmf = te(101, 8000);
+    let t0 = Instant::now();
+    let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let settings = Settings {
+        rtcp_interval: Duration::from_millis(100),
+        ..Settings::default()
+    };
+    let mut t = MediaTranscoder::new(&one_way(d), &settings, 3, t0, wall).expect("valid");
+    let mut s = Collect::default();
+    let pkts = pcmu_packets(&sine(500.0, 3000.0, 8000, 0, 160 * 200), 1, 0, 0xBB, 160);
+    let mut now = t0;
+    for (k, p) in pkts.iter().enumerate() {
+        if k == 50 {
+            t.play_dtmf(1, 4, 2000, 10, now).expect("plays");
+        }
+        while let Some(dl) = t.next_deadline().filter(|d| *d < now) {
+            t.poll(dl, &mut s);
+        }
+        t.poll(now, &mut s);
+        t.push_rtp(0, p, now, &mut s);
+        now += 20 * MS;
+    }
+    assert!(s.rtp[1].iter().any(|p| p.pt == 101), "event sent");
+    let srs = sr_times(&s, 1);
+    assert!(srs.len() >= 35, "{} SRs", srs.len());
+    // 100 ms apart: 800 units each (the estimate from the last packet may
+    // be off by part of a packet time).
+    for (i, w) in srs.windows(2).enumerate() {
+        let d = w[1].wrapping_sub(w[0]);
+        assert!((600..=1000).contains(&d), "SR {i} -> {}: {d} units", i + 1);
+    }
+}
+
+/// Telephone-event packets repeat their event's start timestamp: they
+/// count as received, but only audio feeds the interarrival jitter.
+#[test]
+fn events_do_not_inflate_jitter() {
+    let mut d = dir(AudioCodec::Pcmu, AudioCodec::Pcma, 20);
+    d.input_dtmf = te(101, 8000);
+    let t0 = Instant::now();
+    let mut t = transcoder(&one_way(d), t0);
+    let mut s = Collect::default();
+    let silence = [0xffu8; 160];
+    let mut seq = 1u16;
+    for k in 0..100u32 {
+        let now = t0 + 20 * MS * k;
+        t.push_rtp(0, &rtp(0, k == 0, seq, k * 160, 7, &silence), now, &mut s);
+        seq += 1;
+        // A 1 s event from packet 20, an update with every audio packet.
+        if (20..70).contains(&k) {
+            let p = sluice_dtmf::EventPayload {
+                event: 1,
+                end: false,
+                volume: 10,
+                duration: ((k - 19) * 160) as u16,
+            }
+            .to_bytes()
+            .expect("valid");
+            t.push_rtp(0, &rtp(101, k == 20, seq, 3200, 7, &p), now, &mut s);
+            seq += 1;
+        }
+        t.poll(now, &mut s);
+    }
+    assert_eq!(t.stats(0).jitter, 0, "perfectly paced audio");
+    assert_eq!(t.stats(0).received, 150);
+}
