@@ -179,11 +179,15 @@ fn packets(outputs: &[Output], out: SocketKey) -> Vec<Vec<u8>> {
         .iter()
         .filter_map(|o| match o {
             Output::Packet {
+                call,
                 out: o,
                 rtcp: false,
                 len,
                 data,
-            } if *o == out => Some(data[..usize::from(*len)].to_vec()),
+            } if *o == out => {
+                assert_eq!(*call, KEY.call, "output names its call");
+                Some(data[..usize::from(*len)].to_vec())
+            }
             _ => None,
         })
         .collect()
@@ -242,7 +246,7 @@ fn opus_garbage_is_dropped_and_reported() {
     let reasons: Vec<(SocketKey, DropReason)> = out
         .iter()
         .filter_map(|o| match o {
-            Output::Dropped { origin, reason } => Some((*origin, *reason)),
+            Output::Dropped { origin, reason, .. } => Some((*origin, *reason)),
             Output::Packet { .. } => None,
         })
         .collect();

@@ -448,6 +448,9 @@ impl Engine {
                 }
             }
         }
+        // The transcoder first: a socket configured to feed it must find
+        // its section set up.
+        transcoding::sync(call, &mut self.commands);
         for pair in &call.media {
             for leg in 0..2 {
                 let block_dtmf = call.legs[leg].block_dtmf;
@@ -462,7 +465,6 @@ impl Engine {
                 }
             }
         }
-        transcoding::sync(call, &mut self.commands);
         Ok(())
     }
 

@@ -344,6 +344,11 @@ impl RelayTable {
         })
     }
 
+    /// The call a live slot belongs to.
+    pub fn call_of(&self, slot: SlotRef) -> Option<CallSerial> {
+        self.get(slot).map(|l| l.config.call)
+    }
+
     /// The key of a live slot.
     pub fn key_of(&self, slot: SlotRef) -> Option<SocketKey> {
         self.get(slot).map(|l| l.key)

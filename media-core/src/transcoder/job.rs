@@ -127,6 +127,9 @@ pub enum Output {
     /// Send this plain packet out of `out` (the worker adds SRTP, hence
     /// the tail room).
     Packet {
+        /// The call it belongs to (a socket key may meanwhile belong to
+        /// another call: then the packet is not sent).
+        call: CallSerial,
         /// The socket to send from (its latched or SDP peer is the
         /// destination).
         out: SocketKey,
@@ -139,6 +142,8 @@ pub enum Output {
     },
     /// The transcoder refused a packet received on `origin`.
     Dropped {
+        /// The call it belongs to.
+        call: CallSerial,
         /// The receiving socket.
         origin: SocketKey,
         /// Why.

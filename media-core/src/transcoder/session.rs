@@ -12,7 +12,7 @@ use super::digits::DigitReporter;
 use super::job::{
     Job, LegSockets, MediaKey, Output, OutputQueue, PoolCommand, TranscodeSetup, MAX_PACKET,
 };
-use crate::relay::{DropReason, SocketKey, SRTP_TAILROOM};
+use crate::relay::{CallSerial, DropReason, SocketKey, SRTP_TAILROOM};
 
 /// Jobs handled before timers get a turn.
 const JOB_BATCH: usize = 256;
@@ -27,6 +27,7 @@ struct Section {
 
 /// Where a section's output goes.
 struct Route {
+    call: CallSerial,
     worker: usize,
     sockets: [LegSockets; 2],
     labels: super::job::CallLabels,
@@ -178,14 +179,16 @@ impl PoolThread {
         let worker = setup.worker;
         if let Some(section) = self.sections.get_mut(&key) {
             section.route = Route {
+                call: key.call,
                 worker,
                 sockets: setup.sockets,
                 labels: setup.labels,
             };
             if let Err(e) = section.transcoder.update(&setup.plan, now) {
-                tracing::warn!(call_id = %section.route.labels.call_id, error = %e, "transcoder cannot follow the new plan; section stopped");
-                self.sections.remove(&key);
-                return;
+                // The control thread only hands over plans the transcoder
+                // takes; should one slip through, the call keeps its
+                // media as negotiated before.
+                tracing::warn!(call_id = %section.route.labels.call_id, error = %e, "transcoder cannot follow the new plan; keeping the previous one");
             }
         } else {
             self.seed = self.seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -206,6 +209,7 @@ impl PoolThread {
                 key,
                 Section {
                     route: Route {
+                        call: key.call,
                         worker,
                         sockets: setup.sockets,
                         labels: setup.labels,
@@ -283,6 +287,7 @@ impl PoolThread {
 
 /// Hands one section's output to its worker.
 struct QueueSink<'a> {
+    call: CallSerial,
     queue: Option<&'a OutputQueue>,
     sockets: [LegSockets; 2],
     labels: &'a super::job::CallLabels,
@@ -297,6 +302,7 @@ impl<'a> QueueSink<'a> {
         reporter: &'a mut DigitReporter,
     ) -> Self {
         Self {
+            call: section.call,
             queue: outputs.get(section.worker),
             sockets: section.sockets,
             labels: &section.labels,
@@ -320,6 +326,7 @@ impl<'a> QueueSink<'a> {
         if queue
             .queue
             .push(Output::Packet {
+                call: self.call,
                 out,
                 rtcp,
                 len,
@@ -347,11 +354,12 @@ impl Sink for QueueSink<'_> {
         let Some(queue) = self.queue else { return };
         let origin = self.sockets[from_leg & 1].rtp;
         let reason = drop_reason(cause);
-        if queue
-            .queue
-            .push(Output::Dropped { origin, reason })
-            .is_err()
-        {
+        let dropped = Output::Dropped {
+            call: self.call,
+            origin,
+            reason,
+        };
+        if queue.queue.push(dropped).is_err() {
             self.lost += 1;
         }
     }

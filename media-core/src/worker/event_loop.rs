@@ -347,6 +347,7 @@ impl EventLoop {
         while let Some(output) = inbox.pop() {
             match output {
                 Output::Packet {
+                    call,
                     out,
                     rtcp,
                     len,
@@ -355,6 +356,9 @@ impl EventLoop {
                     let Some(slot) = self.table.lookup(out) else {
                         continue; // Closed meanwhile.
                     };
+                    if self.table.call_of(slot) != Some(call) {
+                        continue; // The port went to another call meanwhile.
+                    }
                     let prepared =
                         self.table
                             .prepare_generated(slot, &mut data, usize::from(len), rtcp);
@@ -376,9 +380,14 @@ impl EventLoop {
                         }
                     }
                 }
-                Output::Dropped { origin, reason } => {
+                Output::Dropped {
+                    call,
+                    origin,
+                    reason,
+                } => {
                     // Counted as received when it went to the pool.
-                    if let Some(slot) = self.table.lookup(origin) {
+                    let slot = self.table.lookup(origin);
+                    if let Some(slot) = slot.filter(|&s| self.table.call_of(s) == Some(call)) {
                         self.table.count_undelivered(slot, false, 0, reason);
                     }
                 }

@@ -60,9 +60,23 @@ fn output_codec(neg: &Negotiation, format: &Format, ptime_ms: u32) -> Option<Out
     }
     Some(OutputCodec {
         payload_type: format.pt,
+        ptime_ms: sendable_ptime(codec, ptime_ms),
         codec,
-        ptime_ms,
     })
+}
+
+/// The packet time we can send closest to `ms`: 10 to 120 ms in 10 ms
+/// steps, and for Opus one frame of 10, 20, 40 or 60 ms or two to six 20
+/// ms frames (80-120 ms); an SDP `a=ptime` of 30 toward Opus gets 20.
+fn sendable_ptime(codec: AudioCodec, ms: u32) -> u32 {
+    let stepped = (ms.clamp(10, 120) + 5) / 10 * 10;
+    match codec {
+        AudioCodec::Opus(_) => [120, 100, 80, 60, 40, 20, 10]
+            .into_iter()
+            .find(|&p| p <= stepped)
+            .unwrap_or(10),
+        AudioCodec::Pcmu | AudioCodec::Pcma => stepped,
+    }
 }
 
 fn inputs<'a>(formats: impl IntoIterator<Item = &'a Format>) -> Vec<InputCodec> {
@@ -274,4 +288,28 @@ pub fn plan(
     });
     out.transcode = Some(plan);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sendable_ptime;
+    use sluice_transcode::{AudioCodec, OpusParams};
+
+    #[test]
+    fn packet_times_we_can_send() {
+        let opus = AudioCodec::Opus(OpusParams::default());
+        for (asked, g711, opus_ms) in [
+            (1, 10, 10),
+            (20, 20, 20),
+            (25, 30, 20),
+            (30, 30, 20),
+            (50, 50, 40),
+            (60, 60, 60),
+            (90, 90, 80),
+            (1000, 120, 120),
+        ] {
+            assert_eq!(sendable_ptime(AudioCodec::Pcmu, asked), g711, "{asked}");
+            assert_eq!(sendable_ptime(opus, asked), opus_ms, "{asked}");
+        }
+    }
 }
