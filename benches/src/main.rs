@@ -7,6 +7,7 @@
 //! cargo run --release -p sluice-bench --bin loadgen -- --spawn rtpengine --calls 2000 --find-ceiling pps
 //! cargo run --release -p sluice-bench --bin loadgen -- --spawn both --srtp --calls 100,1000 --duration 5s
 //! cargo run --release -p sluice-bench --bin loadgen -- --spawn all --netns --direct --calls 100,500 --json xdp.json --plot xdp.svg
+//! cargo run --release -p sluice-bench --bin loadgen -- --spawn both --transcode --opus-complexity 5,10 --threads 1 --loadgen-cpus 0 --relay-cpus 1 --calls 50,100,200
 //! ```
 #![deny(unsafe_code)]
 
@@ -24,6 +25,7 @@ mod srtp;
 mod stats;
 mod sys;
 mod traffic;
+mod transcode;
 mod udp;
 mod xdp;
 
@@ -308,6 +310,22 @@ struct Args {
     /// With --srtp: the suite the callee picks among the relay's own lines.
     #[arg(long, value_parser = parse_suite, default_value = "AES_CM_128_HMAC_SHA1_80", requires = "srtp")]
     srtp_answer: Suite,
+    /// Full-duplex transcoding: callers send PCMU, offered with NG `codec:
+    /// {transcode: [opus]}`; callees answer Opus only and send Opus. Latency
+    /// per direction from the RTP timestamps (see the `transcode` module).
+    #[arg(long, conflicts_with_all = ["srtp", "direct"])]
+    transcode: bool,
+    /// With --transcode: run media-core once per value with
+    /// `--opus-complexity N` (reported as `media-core cN`); empty: its default.
+    #[arg(long, value_delimiter = ',', requires = "transcode")]
+    opus_complexity: Vec<u8>,
+    /// With --transcode: media-core `--transcode-threads N`.
+    #[arg(long, requires = "transcode")]
+    transcode_threads: Option<usize>,
+    /// With --transcode: an `a=fmtp` value for the callees' Opus answer
+    /// (e.g. `stereo=0;sprop-stereo=0;maxplaybackrate=8000`); none by default.
+    #[arg(long, requires = "transcode")]
+    opus_fmtp: Option<String>,
 }
 
 impl Args {
@@ -326,12 +344,14 @@ impl Args {
                 offer: self.srtp_offer,
                 answer: self.srtp_answer,
             }),
+            // The payload type is the relay's choice, learned at set-up.
+            transcode: self.transcode.then_some(96),
         }
     }
 
     /// The report's mode label.
     fn mode_label(&self) -> String {
-        srtp::mode_label(self.load(0, self.pps).srtp)
+        self.load(0, self.pps).mode_label()
     }
 
     fn check(&self) -> Result<()> {
@@ -358,6 +378,9 @@ impl Args {
         }
         if self.find_ceiling.is_some() && !(1.01..=4.0).contains(&self.ceiling_factor) {
             bail!("--ceiling-factor must be 1.01..=4");
+        }
+        if self.opus_complexity.iter().any(|&c| c > 10) {
+            bail!("--opus-complexity must be 0..=10");
         }
         if self.ceiling_steps == 0 || self.ceiling_steps > 40 {
             bail!("--ceiling-steps must be 1..=40");
@@ -392,7 +415,34 @@ impl Args {
                 Vec::new()
             },
             xdp_mode: self.xdp_mode.as_str().into(),
+            extra_args: match (kind, self.transcode_threads) {
+                (RelayKind::MediaCore | RelayKind::MediaCoreXdp, Some(n)) => {
+                    vec!["--transcode-threads".into(), n.to_string()]
+                }
+                _ => Vec::new(),
+            },
+            label: None,
         }
+    }
+
+    /// The relays to start: with `--opus-complexity`, one media-core per value.
+    fn specs(&self, interface: IpAddr, xdp_interfaces: &[&str]) -> Vec<RelaySpec> {
+        let mut out = Vec::new();
+        for kind in self.kinds() {
+            let base = self.spec(kind, interface, xdp_interfaces);
+            if kind == RelayKind::Rtpengine || self.opus_complexity.is_empty() {
+                out.push(base);
+                continue;
+            }
+            for &c in &self.opus_complexity {
+                let mut spec = base.clone();
+                spec.extra_args
+                    .extend(["--opus-complexity".into(), c.to_string()]);
+                spec.label = Some(format!("{} c{c}", kind.name()));
+                out.push(spec);
+            }
+        }
+        out
     }
 
     /// With only `--loadgen-cpus`, relays get the other CPUs (or all):
@@ -445,7 +495,7 @@ impl Subject {
     fn name(&self) -> String {
         match self {
             Self::External(t) => t.name.clone(),
-            Self::Spawn(s, _) => s.kind.name().into(),
+            Self::Spawn(s, _) => s.name(),
             Self::Direct => report::DIRECT.into(),
         }
     }
@@ -484,7 +534,7 @@ impl Subject {
                 }
                 let relay = Spawned::start(spec, stop)?;
                 let target = Target {
-                    name: spec.kind.name().into(),
+                    name: spec.name(),
                     ng: spec.ng,
                     pid: Some(relay.pid),
                     threads: Some(spec.threads),
@@ -597,6 +647,9 @@ fn ceiling_search(
 fn main() -> Result<()> {
     let args = Args::parse();
     args.check()?;
+    if let Some(fmtp) = &args.opus_fmtp {
+        transcode::set_answer_fmtp(fmtp);
+    }
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -662,9 +715,9 @@ fn main() -> Result<()> {
             bpf_stats: false,
         })),
         None => subjects.extend(
-            args.kinds()
+            args.specs(relay_ip, &xdp_links)
                 .into_iter()
-                .map(|k| Subject::Spawn(args.spec(k, relay_ip, &xdp_links), args.bpf_stats)),
+                .map(|s| Subject::Spawn(s, args.bpf_stats)),
         ),
     }
 
@@ -717,6 +770,24 @@ fn main() -> Result<()> {
                             us(p.machine_cpu_us_per_pkt),
                             us(p.machine_total_cpu_us_per_pkt),
                         );
+                        if let Some(t) = &p.transcode {
+                            for d in &t.directions {
+                                eprintln!(
+                                    "    {}: loss {:.4}% p50 {:.0} us p99 {:.0} us p99.9 {:.0} us",
+                                    d.name,
+                                    d.loss_pct,
+                                    d.latency.p50_us,
+                                    d.latency.p99_us,
+                                    d.latency.p999_us
+                                );
+                            }
+                            eprintln!(
+                                "    relay CPU {} ms per call-second; opus to callee: {}; unanchored streams {}",
+                                t.relay_cpu_ms_per_call_s.map_or_else(|| "-".into(), |v| format!("{v:.3}")),
+                                t.opus_to_callee,
+                                t.unanchored_streams
+                            );
+                        }
                         points.push(p);
                     }
                     Err(e) => {
@@ -745,6 +816,7 @@ fn main() -> Result<()> {
         mode: args.mode_label(),
         ratios: report::ratios(&points),
         over_direct: report::over_direct(&points),
+        transcode_capacity: transcode::capacities(&points),
         points,
         ceilings,
     };

@@ -116,7 +116,8 @@ pub fn media_addr(sdp: &str) -> Result<SocketAddr> {
     }
 }
 
-fn check_ok(reply: &Dict, what: &str) -> Result<()> {
+/// Fails unless the reply's `result` is `ok`.
+pub fn check_ok(reply: &Dict, what: &str) -> Result<()> {
     match reply.get("result").and_then(Value::as_str) {
         Some("ok") => Ok(()),
         other => {

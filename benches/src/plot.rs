@@ -50,10 +50,10 @@ fn label(v: f64) -> String {
 
 /// A point's series: the relay, with ` srtp` for SRTP runs.
 fn series(p: &PointResult) -> String {
-    if p.mode == "plain" {
-        p.relay.clone()
-    } else {
+    if p.mode.starts_with("srtp") {
         format!("{} srtp", p.relay)
+    } else {
+        p.relay.clone()
     }
 }
 
@@ -88,7 +88,11 @@ pub fn write_svg(points: &[PointResult], path: &Path) -> Result<()> {
     let subtitle = if srtp_modes.is_empty() {
         String::new()
     } else {
+        // Mode labels may hold `<` and `>` (`transcode PCMU<->opus`).
         format!(" ({})", srtp_modes.join(", "))
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
     };
     let xs: Vec<f64> = points.iter().map(x_of).collect();
     let ys: Vec<f64> = points

@@ -161,6 +161,10 @@ pub struct PointResult {
     pub rx_threads: usize,
     /// How receive times were taken.
     pub rx_clock: String,
+    /// Per-direction loss and latency, CPU per call and what the relay
+    /// sent the callee (`--transcode` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transcode: Option<crate::transcode::Summary>,
 }
 
 /// One relay / another at one load (lower is better).
@@ -234,6 +238,9 @@ pub struct Report {
     pub over_direct: Vec<OverDirect>,
     /// Ceiling searches, if any.
     pub ceilings: Vec<Ceiling>,
+    /// Transcoded calls per core of each relay (`--transcode` only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub transcode_capacity: Vec<crate::transcode::Capacity>,
 }
 
 fn div(a: Option<f64>, b: Option<f64>) -> Option<f64> {
@@ -509,6 +516,10 @@ pub fn table(report: &Report) -> String {
             opt(c.first_loss_offered_pps, 0),
         );
     }
+    s.push_str(&crate::transcode::table(
+        &report.points,
+        &report.transcode_capacity,
+    ));
     let _ = writeln!(s, "\n{}", report.cpu_note);
     s
 }

@@ -20,6 +20,7 @@ use crate::srtp::{self, SrtpMode};
 use crate::stats;
 use crate::sys;
 use crate::traffic::{self, Endpoint, Plan, Progress, RxClock};
+use crate::transcode;
 use crate::udp;
 use crate::xdp::{self, ProgRuns, XdpCheck, XdpCount};
 
@@ -85,6 +86,21 @@ pub struct Load {
     pub kernel_rx_poll: Option<Duration>,
     /// SRTP on both legs, re-encrypted by the relay; `None`: plain RTP.
     pub srtp: Option<SrtpMode>,
+    /// Transcoding (PCMU caller, Opus callee, `--transcode`): the Opus
+    /// payload type the callees send (the one the relay offered them,
+    /// learned at set-up); `None`: the probes of the other modes.
+    pub transcode: Option<u8>,
+}
+
+impl Load {
+    /// The mode label of reports.
+    pub fn mode_label(&self) -> String {
+        if self.transcode.is_some() {
+            transcode::MODE.into()
+        } else {
+            srtp::mode_label(self.srtp)
+        }
+    }
 }
 
 static RUN: AtomicU32 = AtomicU32::new(0);
@@ -133,7 +149,7 @@ fn bar(len: u64, template: &str) -> ProgressBar {
 pub fn run_point(
     target: &Target,
     legs: &Legs,
-    load: Load,
+    mut load: Load,
     stop: &AtomicBool,
 ) -> Result<PointResult> {
     let run = RUN.fetch_add(1, Ordering::Relaxed);
@@ -162,7 +178,13 @@ pub fn run_point(
         }
         let call = CallIds::new(run, i);
         let legs = (a.local_addr()?, b.local_addr()?);
-        let r = ng::setup_call(&mut client, &call, i, legs, load.srtp);
+        let r = match load.transcode {
+            Some(_) => transcode::setup_call(&mut client, &call, i, legs).map(|(ends, pt)| {
+                load.transcode = Some(pt);
+                (ends, None)
+            }),
+            None => ng::setup_call(&mut client, &call, i, legs, load.srtp),
+        };
         ids.push(call);
         match r {
             Ok((e, k)) => {
@@ -285,8 +307,8 @@ fn run_direct(
     a_socks: Vec<UdpSocket>,
     b_socks: Vec<UdpSocket>,
 ) -> Result<PointResult> {
-    if load.srtp.is_some() {
-        bail!("the direct baseline sends plain RTP only (no --srtp)");
+    if load.srtp.is_some() || load.transcode.is_some() {
+        bail!("the direct baseline sends plain RTP only (no --srtp, no --transcode)");
     }
     let caller_addrs: HashSet<SocketAddr> =
         a_socks.iter().filter_map(|s| s.local_addr().ok()).collect();
@@ -389,7 +411,7 @@ fn point(target: &Target, load: Load, m: Measured) -> PointResult {
         relay_pid: target.pid,
         relay_cpus: target.pid.and_then(cpu::cpus_allowed),
         relay_command: target.command.clone(),
-        mode: srtp::mode_label(load.srtp),
+        mode: load.mode_label(),
         calls: load.calls,
         streams,
         pps_per_stream: load.pps,
@@ -444,6 +466,16 @@ fn point(target: &Target, load: Load, m: Measured) -> PointResult {
             Some(p) => format!("kernel SO_TIMESTAMPNS, poll {} us", p.as_micros()),
             None => "user CLOCK_MONOTONIC per recvmmsg".into(),
         },
+        transcode: totals.transcode.as_ref().map(|x| {
+            transcode::summary(
+                x,
+                totals.sent_by_direction,
+                totals.received_by_direction,
+                relay_cpu.map(|c| c.as_secs_f64()),
+                window_s,
+                load.calls,
+            )
+        }),
     }
 }
 
@@ -487,20 +519,51 @@ fn run_traffic(
     );
     pb.set_prefix(target.name.clone());
 
+    // With --transcode: the send time of every stream's recent frames.
+    let times = load
+        .transcode
+        .map(|_| transcode::SendTimes::new(endpoints.len()));
     std::thread::scope(|s| -> Result<TrafficOut> {
         let rx: Vec<_> = (0..load.rx_threads)
             .map(|i| {
-                let progress = &progress;
-                s.spawn(move || {
-                    traffic::receiver(endpoints, i, load.rx_threads, plan, stop, progress)
+                let (progress, times) = (&progress, times.as_ref());
+                s.spawn(move || match (times, load.transcode) {
+                    (Some(times), Some(pt)) => transcode::receiver(
+                        endpoints,
+                        i,
+                        load.rx_threads,
+                        plan,
+                        stop,
+                        progress,
+                        times,
+                        pt,
+                    ),
+                    _ => traffic::receiver(endpoints, i, load.rx_threads, plan, stop, progress),
                 })
             })
             .collect();
         let tx: Vec<_> = (0..load.tx_threads)
             .map(|i| {
-                let progress = &progress;
-                s.spawn(move || {
-                    traffic::sender(endpoints, i, load.tx_threads, plan, stop, progress)
+                let (progress, times) = (&progress, times.as_ref());
+                s.spawn(move || match (times, load.transcode) {
+                    (Some(times), Some(pt)) => transcode::sender(
+                        endpoints,
+                        i,
+                        load.tx_threads,
+                        plan,
+                        stop,
+                        progress,
+                        times,
+                        pt,
+                    ),
+                    _ => Ok(traffic::sender(
+                        endpoints,
+                        i,
+                        load.tx_threads,
+                        plan,
+                        stop,
+                        progress,
+                    )),
                 })
             })
             .collect();
@@ -555,7 +618,7 @@ fn run_traffic(
         pb.finish_and_clear();
         let tx_stats: Vec<_> = tx
             .into_iter()
-            .map(|h| h.join().map_err(|_| anyhow!("sender thread panicked")))
+            .map(|h| h.join().map_err(|_| anyhow!("sender thread panicked"))?)
             .collect::<Result<_>>()?;
         let rx_stats: Vec<_> = rx
             .into_iter()

@@ -59,9 +59,20 @@ pub struct RelaySpec {
     pub xdp_interfaces: Vec<String>,
     /// `--xdp-mode` for those interfaces.
     pub xdp_mode: String,
+    /// More arguments for the relay (e.g. media-core `--opus-complexity 10`).
+    pub extra_args: Vec<String>,
+    /// Its name in reports when not the kind's (a variant, e.g. `media-core c10`).
+    pub label: Option<String>,
 }
 
 impl RelaySpec {
+    /// Its name in reports.
+    pub fn name(&self) -> String {
+        self.label
+            .clone()
+            .unwrap_or_else(|| self.kind.name().into())
+    }
+
     /// The relay's command line, as argv.
     pub fn argv(&self) -> Vec<String> {
         let mut argv = Vec::new();
@@ -110,6 +121,7 @@ impl RelaySpec {
                 }
             }
         }
+        argv.extend(self.extra_args.iter().cloned());
         argv
     }
 }
@@ -211,6 +223,8 @@ mod tests {
             cpus: Some("1".into()),
             xdp_interfaces: vec!["sb1a0".into(), "sb1b0".into()],
             xdp_mode: "native".into(),
+            extra_args: Vec::new(),
+            label: None,
         }
     }
 

@@ -3,6 +3,8 @@
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::transcode::RxExtra;
+
 /// Highest latency the histogram can hold: 60 s in ns.
 const MAX_NS: u64 = 60_000_000_000;
 
@@ -39,6 +41,8 @@ pub struct RxStats {
     /// Datagrams still queued at our sockets when the drain ended (read
     /// by a final sweep): how far this tool's receiver fell behind.
     pub swept: u64,
+    /// Per-direction figures of a `--transcode` receiver.
+    pub transcode: Option<Box<RxExtra>>,
 }
 
 impl RxStats {
@@ -51,6 +55,7 @@ impl RxStats {
             foreign: 0,
             srtp_errors: 0,
             swept: 0,
+            transcode: None,
         }
     }
 }
@@ -116,6 +121,12 @@ pub struct Totals {
     pub swept: u64,
     /// Latency summary.
     pub latency: Latency,
+    /// Sent per direction: `[0]` by callers (even streams), `[1]` by callees.
+    pub sent_by_direction: [u64; 2],
+    /// Received per direction, as `sent_by_direction`.
+    pub received_by_direction: [u64; 2],
+    /// The transcoding receivers' figures, merged (`--transcode` only).
+    pub transcode: Option<RxExtra>,
 }
 
 /// Merges per-thread stats.
@@ -125,6 +136,7 @@ pub fn merge(streams: usize, tx: &[TxStats], rx: &[RxStats]) -> Totals {
     let mut hist = new_histogram();
     let (mut send_errors, mut misrouted, mut foreign, mut max_lag_ns, mut swept) = (0, 0, 0, 0, 0);
     let mut srtp_errors = 0;
+    let mut transcode: Option<RxExtra> = None;
     for t in tx {
         for (s, v) in sent.iter_mut().zip(&t.sent) {
             *s += v;
@@ -141,7 +153,20 @@ pub fn merge(streams: usize, tx: &[TxStats], rx: &[RxStats]) -> Totals {
         foreign += r.foreign;
         srtp_errors += r.srtp_errors;
         swept += r.swept;
+        if let Some(x) = &r.transcode {
+            match &mut transcode {
+                Some(t) => t.merge(x),
+                None => transcode = Some((**x).clone()),
+            }
+        }
     }
+    let by_direction = |v: &[u64]| {
+        let mut out = [0u64; 2];
+        for (i, n) in v.iter().enumerate() {
+            out[i % 2] += n;
+        }
+        out
+    };
     let streams_with_loss = sent.iter().zip(&received).filter(|(s, r)| r < s).count() as u64;
     Totals {
         sent: sent.iter().sum(),
@@ -154,5 +179,8 @@ pub fn merge(streams: usize, tx: &[TxStats], rx: &[RxStats]) -> Totals {
         max_lag_ns,
         swept,
         latency: Latency::from_histogram(&hist),
+        sent_by_direction: by_direction(&sent),
+        received_by_direction: by_direction(&received),
+        transcode,
     }
 }
