@@ -39,7 +39,8 @@ impl Daemon {
         let flows = xdp.as_ref().map(XdpFastPath::flows);
         let tuning = WorkerTuning::default();
         let events = Arc::new(ArrayQueue::new(tuning.queue_capacity));
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        // Cores inside the process's affinity mask (`taskset`, cgroups).
+        let allowed = crate::worker::pin::allowed_cores();
         let inboxes = (0..config.workers)
             .map(|_| {
                 Ok(OutputQueue {
@@ -53,12 +54,10 @@ impl Daemon {
             .context("cannot start the transcoder threads")?;
         let workers = (0..config.workers)
             .map(|i| {
-                // With more cores than workers, leave core 0 to the control
-                // thread and the kernel; otherwise share round-robin.
-                let core = if cores > config.workers { i + 1 } else { i };
+                let core = crate::worker::pin::core_for_worker(i, config.workers, &allowed);
                 Worker::spawn(
                     i,
-                    Some(core % cores),
+                    Some(core),
                     tuning,
                     Arc::clone(&events),
                     std::thread::current(),
