@@ -71,8 +71,10 @@ pub struct Args {
     /// userspace.
     #[arg(long, value_name = "N")]
     pub xdp_max_flows: Option<u32>,
-    /// Threads that transcode streams whose legs share no codec (they
-    /// run beside the workers, never inside them).
+    /// Threads that transcode streams whose legs share no codec, beside
+    /// the workers (which then never wait for a codec); 0 makes each
+    /// worker transcode its own calls, a bounded batch per loop turn
+    /// (least CPU when worker and transcoder would share one core).
     #[arg(long, value_name = "N")]
     pub transcode_threads: Option<usize>,
     /// Opus encoder complexity, 0 (cheapest) to 10 (best).
@@ -166,7 +168,7 @@ pub struct Config {
 /// The transcoder pool's settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TranscodeConfig {
-    /// Pool threads.
+    /// Pool threads; 0: workers transcode themselves.
     pub threads: usize,
     /// Opus encoder complexity (0-10).
     pub opus_complexity: u8,
@@ -424,11 +426,11 @@ fn validate_transcode(
     args: &Args,
 ) -> Result<TranscodeConfig, (bool, &'static str, String)> {
     let threads = c.transcode_threads.unwrap_or(1);
-    if !(1..=64).contains(&threads) {
+    if threads > 64 {
         return Err((
             args.transcode_threads.is_some(),
             "transcode-threads",
-            format!("{threads} is not in 1..=64"),
+            format!("{threads} is not in 0..=64"),
         ));
     }
     let opus_complexity = c.opus_complexity.unwrap_or(5);

@@ -12,7 +12,7 @@ use crate::control::ports::OsBinder;
 use crate::control::{Engine, NgServer};
 use crate::transcoder::digits::DigitReporter;
 use crate::transcoder::{OutputQueue, PoolSettings, TranscoderPool};
-use crate::worker::{Doorbell, TranscodeLink, Worker, WorkerTuning};
+use crate::worker::{Doorbell, TranscodeLink, TranscodeMode, Worker, WorkerTuning};
 use crate::xdp::XdpFastPath;
 
 /// A daemon ready to serve: NG socket bound, workers running.
@@ -22,8 +22,9 @@ pub struct Daemon {
     stop: Arc<AtomicBool>,
     /// Detaches the XDP program when dropped, after the workers stopped.
     xdp: Option<XdpFastPath>,
-    /// Stopped after the workers, which feed it.
-    pool: TranscoderPool,
+    /// Stopped after the workers, which feed it (none when the workers
+    /// transcode themselves).
+    pool: Option<TranscoderPool>,
 }
 
 impl Daemon {
@@ -50,8 +51,23 @@ impl Daemon {
             })
             .collect::<std::io::Result<Vec<_>>>()
             .context("cannot create worker doorbells")?;
-        let pool = TranscoderPool::spawn(&pool_settings(config), inboxes.clone())
-            .context("cannot start the transcoder threads")?;
+        let settings = pool_settings(config);
+        // `transcode-threads = 0`: each worker transcodes its own calls.
+        let pool = if settings.threads == 0 {
+            None
+        } else {
+            Some(
+                TranscoderPool::spawn(&settings, inboxes.clone())
+                    .context("cannot start the transcoder threads")?,
+            )
+        };
+        let mode = match &pool {
+            Some(pool) => TranscodeMode::Pool(pool.handle()),
+            None => TranscodeMode::Inline {
+                settings: settings.transcode.clone(),
+                dtmf_log_dest: settings.dtmf_log_dest,
+            },
+        };
         let workers = (0..config.workers)
             .map(|i| {
                 let core = crate::worker::pin::core_for_worker(i, config.workers, &allowed);
@@ -63,7 +79,7 @@ impl Daemon {
                     std::thread::current(),
                     flows.clone(),
                     Some(TranscodeLink {
-                        pool: pool.handle(),
+                        mode: mode.clone(),
                         inbox: inboxes[i].clone(),
                     }),
                 )
@@ -107,7 +123,9 @@ impl Daemon {
     /// Serves until SIGTERM or SIGINT, then drains the workers.
     pub fn run(self) -> anyhow::Result<()> {
         self.server.run(&self.stop)?;
-        self.pool.shutdown();
+        if let Some(pool) = self.pool {
+            pool.shutdown();
+        }
         drop(self.xdp);
         tracing::info!("media-core stopped");
         Ok(())

@@ -18,7 +18,7 @@
 pub mod digits;
 pub mod job;
 pub mod pool;
-mod session;
+pub(crate) mod session;
 
 pub use job::{
     CallLabels, Job, LegSockets, MediaKey, Output, OutputQueue, PoolCommand, TranscodeSetup,

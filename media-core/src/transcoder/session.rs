@@ -34,7 +34,7 @@ struct Route {
 }
 
 /// A pool thread's state.
-pub(super) struct PoolThread {
+pub(crate) struct PoolThread {
     jobs: Arc<ArrayQueue<Job>>,
     outputs: Arc<[OutputQueue]>,
     settings: Settings,
@@ -48,6 +48,9 @@ pub(super) struct PoolThread {
     seed: u64,
     /// Output lost because a worker's inbox was full.
     lost_outputs: u64,
+    /// Run by a worker itself (`transcode-threads = 0`): all output goes
+    /// to `outputs[0]`, that worker's inbox, and no doorbell rings.
+    inline: bool,
 }
 
 impl PoolThread {
@@ -75,7 +78,40 @@ impl PoolThread {
             next_poll: None,
             seed,
             lost_outputs: 0,
+            inline: false,
         }
+    }
+
+    /// A transcoder a worker runs itself, outside any thread of its own:
+    /// its output goes to `inbox`, which the worker drains.
+    pub(crate) fn inline(inbox: OutputQueue, settings: Settings, reporter: DigitReporter) -> Self {
+        let mut me = Self::new(
+            Arc::new(ArrayQueue::new(1)),
+            vec![inbox].into(),
+            settings,
+            reporter,
+            0,
+        );
+        me.inline = true;
+        me
+    }
+
+    /// Carries out one job (inline mode).
+    pub(crate) fn run_job(&mut self, job: Job) {
+        self.handle(job);
+    }
+
+    /// When the next timer is due (inline mode).
+    pub(crate) fn next_timer(&self) -> Option<Instant> {
+        self.next_poll
+    }
+
+    /// Runs due timers (inline mode) and says when the next one is due.
+    pub(crate) fn run_timers(&mut self, now: Instant) -> Option<Instant> {
+        if self.next_poll.is_some_and(|t| t <= now) {
+            self.poll_all(now);
+        }
+        self.next_poll
     }
 
     /// Runs until a [`Job::Shutdown`].
@@ -124,7 +160,12 @@ impl PoolThread {
                 };
                 let leg = usize::from(from_leg & 1);
                 let packet = &data[..usize::from(len).min(MAX_PACKET)];
-                let mut sink = QueueSink::new(&section.route, &self.outputs, &mut self.reporter);
+                let mut sink = QueueSink::new(
+                    &section.route,
+                    &self.outputs,
+                    self.inline,
+                    &mut self.reporter,
+                );
                 if rtcp {
                     section
                         .transcoder
@@ -262,7 +303,12 @@ impl PoolThread {
                 if let Some(slot) = self.pending_ring.get_mut(section.route.worker) {
                     *slot = true;
                 }
-                let mut sink = QueueSink::new(&section.route, &self.outputs, &mut self.reporter);
+                let mut sink = QueueSink::new(
+                    &section.route,
+                    &self.outputs,
+                    self.inline,
+                    &mut self.reporter,
+                );
                 section.transcoder.poll(now, &mut sink);
                 lost += sink.lost;
             }
@@ -275,6 +321,9 @@ impl PoolThread {
     }
 
     fn ring_doorbells(&mut self) {
+        if self.inline {
+            return;
+        }
         for (worker, pending) in self.pending_ring.iter_mut().enumerate() {
             if std::mem::take(pending) {
                 if let Some(out) = self.outputs.get(worker) {
@@ -299,11 +348,16 @@ impl<'a> QueueSink<'a> {
     fn new(
         section: &'a Route,
         outputs: &'a [OutputQueue],
+        inline: bool,
         reporter: &'a mut DigitReporter,
     ) -> Self {
         Self {
             call: section.call,
-            queue: outputs.get(section.worker),
+            queue: if inline {
+                outputs.first()
+            } else {
+                outputs.get(section.worker)
+            },
             sockets: section.sockets,
             labels: &section.labels,
             reporter,

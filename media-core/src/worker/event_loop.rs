@@ -7,6 +7,7 @@
     reason = "io_uring submissions point the kernel at our memory"
 )]
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -21,9 +22,11 @@ use super::bufring::BufRing;
 use super::offload::Offloader;
 use super::sockaddr::{self, RawAddr};
 use super::wake::Doorbell;
-use super::{TranscodeLink, WorkerCommand, WorkerEvent, WorkerTuning};
+use super::{TranscodeLink, TranscodeMode, WorkerCommand, WorkerEvent, WorkerTuning};
 use crate::relay::{DropReason, RelayTable, SlotRef, Verdict, SRTP_TAILROOM};
+use crate::transcoder::digits::DigitReporter;
 use crate::transcoder::job::MAX_PACKET;
+use crate::transcoder::session::PoolThread;
 use crate::transcoder::{Job, MediaKey, Output};
 use crate::xdp::XdpFlows;
 
@@ -35,6 +38,12 @@ const TAG_CANCEL: u64 = 3;
 const BUFFER_GROUP: u16 = 0;
 /// Completions handled per loop turn before submitting again.
 const CQE_BATCH: usize = 512;
+/// Inline transcoding: packets transcoded per loop turn (each up to an
+/// Opus encode, ~0.1 ms), which bounds how long a relayed packet that
+/// arrives meanwhile can wait.
+const INLINE_BATCH: usize = 8;
+/// Inline transcoding: packets waiting for their turn at most.
+const INLINE_QUEUE: usize = 4096;
 
 fn recv_user_data(slot: SlotRef) -> u64 {
     TAG_RECV << TAG_SHIFT | u64::from(slot.generation & 0x00ff_ffff) << 32 | u64::from(slot.index)
@@ -96,6 +105,9 @@ pub struct EventLoop {
     offloader: Option<Offloader>,
     /// The transcoder pool, when there is one.
     transcode: Option<TranscodeLink>,
+    /// Inline mode: the transcoder this worker runs itself, and its work.
+    inline: Option<Box<PoolThread>>,
+    inline_jobs: VecDeque<Job>,
 }
 
 impl EventLoop {
@@ -139,6 +151,22 @@ impl EventLoop {
                 received_rtcp: false,
             })
             .collect();
+        let inline = match &transcode {
+            Some(TranscodeLink {
+                mode:
+                    TranscodeMode::Inline {
+                        settings,
+                        dtmf_log_dest,
+                    },
+                inbox,
+            }) => Some(Box::new(PoolThread::inline(
+                inbox.clone(),
+                settings.clone(),
+                DigitReporter::new(*dtmf_log_dest)?,
+            ))),
+            _ => None,
+        };
+        let has_inline = inline.is_some();
         let mut table = RelayTable::new();
         if xdp.is_some() {
             table.track_offloads();
@@ -161,6 +189,8 @@ impl EventLoop {
             receives_armed: 0,
             shutting_down: false,
             offloader: xdp.map(Offloader::new),
+            inline,
+            inline_jobs: VecDeque::with_capacity(if has_inline { INLINE_QUEUE } else { 0 }),
             transcode,
         })
     }
@@ -172,12 +202,12 @@ impl EventLoop {
             if self.shutting_down && self.sends_in_flight == 0 && self.receives_armed == 0 {
                 return Ok(());
             }
-            match self.ring.submit_and_wait(1) {
+            match self.submit_and_wait() {
                 Ok(_) => {}
                 Err(e)
                     if matches!(
                         e.raw_os_error(),
-                        Some(libc::EINTR | libc::EBUSY | libc::EAGAIN)
+                        Some(libc::EINTR | libc::EBUSY | libc::EAGAIN | libc::ETIME)
                     ) => {}
                 Err(e) => return Err(e),
             }
@@ -202,6 +232,9 @@ impl EventLoop {
                 }
             }
             self.bufs.publish();
+            if self.inline.is_some() {
+                self.run_inline(now);
+            }
             if self.table.has_digits() {
                 let mut digits = Vec::new();
                 self.table.take_digits(&mut digits);
@@ -330,14 +363,66 @@ impl EventLoop {
                 .count_undelivered(slot, rtcp, received_len, DropReason::Oversize);
             return;
         };
-        let submitted = self
-            .transcode
-            .as_ref()
-            .is_some_and(|link| link.pool.submit(key, job).is_ok());
+        let submitted = match self.transcode.as_ref().map(|l| &l.mode) {
+            Some(TranscodeMode::Pool(pool)) => pool.submit(key, job).is_ok(),
+            Some(TranscodeMode::Inline { .. }) if self.inline_jobs.len() < INLINE_QUEUE => {
+                self.inline_jobs.push_back(job);
+                true
+            }
+            _ => false,
+        };
         if !submitted {
             self.table
                 .count_undelivered(slot, rtcp, received_len, DropReason::TranscoderBusy);
         }
+    }
+
+    /// Waits for completions; in inline mode not past the transcoder's
+    /// next timer, and not at all while transcoding work waits.
+    fn submit_and_wait(&mut self) -> io::Result<usize> {
+        let Some(inline) = &mut self.inline else {
+            return self.ring.submit_and_wait(1);
+        };
+        if !self.inline_jobs.is_empty() {
+            return self.ring.submit();
+        }
+        let now = Instant::now();
+        match inline.run_timers(now) {
+            None => self.ring.submit_and_wait(1),
+            Some(due) => {
+                let wait = types::Timespec::from(due.saturating_duration_since(now));
+                let args = types::SubmitArgs::new().timespec(&wait);
+                self.ring.submitter().submit_with_args(1, &args)
+            }
+        }
+    }
+
+    /// Inline mode: sends this turn's relayed packets first, then runs a
+    /// bounded batch of transcoding and the transcoder's due timers, and
+    /// sends what they produced.
+    fn run_inline(&mut self, now: Instant) {
+        if self.inline_jobs.is_empty()
+            && self
+                .inline
+                .as_ref()
+                .and_then(|i| i.next_timer())
+                .is_none_or(|t| t > now)
+        {
+            return;
+        }
+        if let Err(e) = self.ring.submit() {
+            tracing::warn!(error = %e, "io_uring submit failed");
+        }
+        if let Some(inline) = &mut self.inline {
+            for _ in 0..INLINE_BATCH {
+                let Some(job) = self.inline_jobs.pop_front() else {
+                    break;
+                };
+                inline.run_job(job);
+            }
+            inline.run_timers(Instant::now());
+        }
+        self.drain_transcoded();
     }
 
     /// Sends what the pool finished for this worker's sockets.
@@ -496,11 +581,21 @@ impl EventLoop {
                 }
             }
             WorkerCommand::Transcoder { key, command } => {
-                if let Some(link) = &self.transcode {
-                    let job = Job::Control { key, command };
-                    if link.pool.submit(key, job).is_err() {
-                        tracing::warn!(call = key.call.0, "transcoder queue full; command lost");
+                let job = Job::Control { key, command };
+                match self.transcode.as_ref().map(|l| &l.mode) {
+                    Some(TranscodeMode::Pool(pool)) => {
+                        if let Err(job) = pool.submit(key, job) {
+                            drop(job);
+                            tracing::warn!(
+                                call = key.call.0,
+                                "transcoder queue full; command lost"
+                            );
+                        }
                     }
+                    // In order with the packets queued before it; never
+                    // refused (commands are few).
+                    Some(TranscodeMode::Inline { .. }) => self.inline_jobs.push_back(job),
+                    None => {}
                 }
             }
             WorkerCommand::Shutdown => {

@@ -81,12 +81,29 @@ pub enum WorkerCommand {
     Shutdown,
 }
 
-/// A worker's connection to the transcoder pool.
+/// Where a worker's transcoding runs.
+#[derive(Debug, Clone)]
+pub enum TranscodeMode {
+    /// On the pool's threads: the worker never waits for a codec.
+    Pool(PoolHandle),
+    /// On the worker itself (`transcode-threads = 0`), a bounded batch
+    /// per loop turn after the turn's relayed packets are sent: no
+    /// hand-off between threads, but a relayed packet that arrives during
+    /// a batch waits for it.
+    Inline {
+        /// Codec and timing settings.
+        settings: sluice_transcode::Settings,
+        /// Where digit reports go as JSON.
+        dtmf_log_dest: Option<std::net::SocketAddr>,
+    },
+}
+
+/// A worker's connection to its transcoder.
 #[derive(Debug, Clone)]
 pub struct TranscodeLink {
-    /// Where transcoded packets go.
-    pub pool: PoolHandle,
-    /// Where the pool's output for this worker comes back; its doorbell
+    /// Pool or inline.
+    pub mode: TranscodeMode,
+    /// Where transcoded output for this worker comes back; its doorbell
     /// becomes the worker's doorbell.
     pub inbox: OutputQueue,
 }
