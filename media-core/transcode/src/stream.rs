@@ -101,6 +101,11 @@ pub struct Direction {
     inband_level: f64,
     receiver: Option<EventReceiver>,
     last_event_at: Option<Instant>,
+    /// The sender's current event (its RTP timestamp) and the output
+    /// timestamp it was given: every packet of one event keeps it, even
+    /// if the timeline is re-anchored mid-event (RFC 4733: a new
+    /// timestamp is a new event).
+    event_out_ts: Option<(u32, u64)>,
     /// In-band tone replacing the audio while the sender's event lasts.
     event_tone: Option<ToneGenerator>,
     detector: Option<Detector>,
@@ -235,6 +240,7 @@ impl Direction {
                 .input_dtmf
                 .map(|d| EventReceiver::new(ReceiverConfig::new(d.clock_rate))),
             last_event_at: None,
+            event_out_ts: None,
             event_tone: None,
             detector: needs_detector.then(Detector::default),
             live: None,
@@ -372,6 +378,7 @@ impl Direction {
     }
 
     fn new_sender<S: Sink>(&mut self, ctx: &mut Ctx<'_, S>) {
+        self.event_out_ts = None;
         self.jitter.restart();
         self.break_timeline(ctx);
         for (_, _, d) in &mut self.decoders {
@@ -459,8 +466,16 @@ impl Direction {
         self.last_event_at = Some(ctx.now);
         if let Some(out_te) = self.plan.output_dtmf {
             let (segment, mapped) = dtmf::map_payload(&view, in_te.clock_rate, out_te.clock_rate);
-            let ext = self.unwrap.peek(ts);
-            let out_ts = ctx.out.map(ext, in_te.clock_rate, ctx.now)
+            let start = match self.event_out_ts {
+                Some((in_ts, out)) if in_ts == ts => out,
+                _ => {
+                    let ext = self.unwrap.peek(ts);
+                    let out = ctx.out.map(ext, in_te.clock_rate, ctx.now);
+                    self.event_out_ts = Some((ts, out));
+                    out
+                }
+            };
+            let out_ts = start
                 + segment * dtmf::MAX_SEGMENT * u64::from(ctx.out.clock())
                     / u64::from(out_te.clock_rate);
             if self.injection.is_none() {

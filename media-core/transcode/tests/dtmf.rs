@@ -516,3 +516,52 @@ fn short_digit_in_one_packet_marks_only_first() {
     );
     assert_eq!(s.digits.len(), 1);
 }
+
+/// SIPp's `dtmf_2833_star` then `dtmf_2833_pound` pcaps, events only: the
+/// second event's sequence numbers jump by 32 (a jitter-buffer resync
+/// that re-anchors the timeline after its first packet). Every packet of
+/// one event must keep one output timestamp, or the far end sees two
+/// events (a stray zero-length '#').
+#[test]
+fn one_event_keeps_one_timestamp_across_a_resync() {
+    let mut d = dir(AudioCodec::Pcma, opus(), 20);
+    d.input_dtmf = te(101, 8000);
+    d.output_dtmf = te(97, 48000);
+    let t0 = Instant::now();
+    let mut t = transcoder(&one_way(d), t0);
+    let mut s = Collect::default();
+    let mut now = t0;
+    for (code, seq0, ts, start_ms) in [(10u8, 8397u16, 85_760u32, 0u64), (11, 8436, 92_640, 800)] {
+        let durations = [0u16, 320, 640, 960, 1280, 1600, 1920, 2240, 2240, 2240];
+        for (i, &dur) in durations.iter().enumerate() {
+            let end = i >= 7;
+            let seq = seq0 + (i as u16).min(7);
+            let payload = [
+                code,
+                if end { 0x80 | 10 } else { 10 },
+                (dur >> 8) as u8,
+                dur as u8,
+            ];
+            let p = rtp(101, i == 0, seq, ts, 0x0e05_384e, &payload);
+            now = t0 + Duration::from_millis(start_ms + 20 * (i as u64).min(7));
+            t.push_rtp(0, &p, now, &mut s);
+            t.poll(now, &mut s);
+        }
+    }
+    poll_until(&mut t, now + Duration::from_millis(300), &mut s);
+    let events: Vec<&Pkt> = s.rtp[1].iter().filter(|p| p.pt == 97).collect();
+    for code in [10u8, 11] {
+        let of_code: Vec<&&Pkt> = events.iter().filter(|p| p.payload[0] == code).collect();
+        assert!(!of_code.is_empty(), "event {code} forwarded");
+        assert!(
+            of_code.iter().all(|p| p.ts == of_code[0].ts),
+            "event {code}: timestamps {:?}",
+            of_code.iter().map(|p| p.ts).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            of_code.iter().filter(|p| p.marker).count(),
+            1,
+            "one marker for {code}"
+        );
+    }
+}
