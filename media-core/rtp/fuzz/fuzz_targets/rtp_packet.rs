@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use libfuzzer_sys::fuzz_target;
 use media_core::relay::{
-    CallSerial, KeyParams, LatchPolicy, RelayTable, Role, SocketConfig, SocketCrypto, SocketKey,
+    CallSerial, KeyParams, LatchPolicy, MediaHandling, RelayTable, Role, SocketConfig, SocketCrypto, SocketKey,
     SrtpKey, Verdict, SRTP_TAILROOM,
 };
 use sluice_srtp::Suite;
@@ -53,6 +53,13 @@ fn relay(data: &[u8], crypto: SocketCrypto) -> Verdict {
                 rtcp_out: Some(out),
                 latch: LatchPolicy::default(),
                 crypto,
+                // Telephone-events (PT 101) are parsed for digit reports,
+                // or dropped when the first byte says "blocked".
+                media: MediaHandling {
+                    transcode: None,
+                    dtmf_payload_type: Some(101),
+                    block_dtmf: data.first().is_some_and(|b| b & 1 == 1),
+                },
             },
         );
     }
