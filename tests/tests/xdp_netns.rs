@@ -23,6 +23,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::sync::{Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -631,12 +632,24 @@ impl Endpoints {
     }
 }
 
+/// The two modes run one after the other. Side by side on a 2-core
+/// machine (two relays, four paced senders), one clean-clone run lost 129
+/// of 1,000 packets in generic mode; three reruns passed. The cause is
+/// not established; running them apart removes the contention.
+static ONE_TOPOLOGY_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 #[test]
 fn xdp_native_mode_forwards_offloaded_streams_in_the_kernel() {
+    let _one = ONE_TOPOLOGY_AT_A_TIME
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
     fast_path_end_to_end("native", 'n', 231);
 }
 
 #[test]
 fn xdp_generic_mode_forwards_offloaded_streams_in_the_kernel() {
+    let _one = ONE_TOPOLOGY_AT_A_TIME
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
     fast_path_end_to_end("generic", 'g', 232);
 }
