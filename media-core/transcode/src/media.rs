@@ -286,20 +286,8 @@ impl MediaTranscoder {
         volume: u8,
         now: Instant,
     ) -> Result<(), DtmfError> {
-        if to_leg > 1 {
-            return Err(DtmfError::NoSuchLeg(to_leg));
-        }
-        let from = 1 - to_leg;
-        let dir = self.directions[from]
-            .as_mut()
-            .ok_or(DtmfError::NoStream(to_leg))?;
-        let mut ctx = Ctx {
-            out: &mut self.out[to_leg],
-            stats: &mut self.stats[from],
-            sink: &mut crate::sink::NullSink,
-            now,
-        };
-        dir.play(code, duration_ms, volume, &mut ctx)
+        let sink = &mut crate::sink::NullSink;
+        self.start_event(to_leg, code, duration_ms, volume, now, sink, false)
     }
 
     /// [`play_dtmf`](Self::play_dtmf) sending the first packet to `sink`
@@ -312,6 +300,25 @@ impl MediaTranscoder {
         volume: u8,
         now: Instant,
         sink: &mut impl Sink,
+    ) -> Result<(), DtmfError> {
+        self.start_event(to_leg, code, duration_ms, volume, now, sink, true)
+    }
+
+    /// Starts an injected event toward `to_leg`; with `send_now`, its
+    /// first packet goes to `sink` at once.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "play DTMF's arguments, the sink and one switch"
+    )]
+    fn start_event<S: Sink>(
+        &mut self,
+        to_leg: usize,
+        code: u8,
+        duration_ms: u32,
+        volume: u8,
+        now: Instant,
+        sink: &mut S,
+        send_now: bool,
     ) -> Result<(), DtmfError> {
         if to_leg > 1 {
             return Err(DtmfError::NoSuchLeg(to_leg));
@@ -327,7 +334,9 @@ impl MediaTranscoder {
             now,
         };
         dir.play(code, duration_ms, volume, &mut ctx)?;
-        dir.poll(&mut ctx);
+        if send_now {
+            dir.poll(&mut ctx);
+        }
         Ok(())
     }
 
