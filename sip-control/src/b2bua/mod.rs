@@ -1,0 +1,1 @@
+//! The back-to-back user agent.

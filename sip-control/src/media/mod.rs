@@ -1,0 +1,1 @@
+//! The NG client and the media nodes it drives.

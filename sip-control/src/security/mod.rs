@@ -1,0 +1,1 @@
+//! Trunk security: allowlists, digest authentication, lock-out, rate limits.
