@@ -15,4 +15,5 @@
 pub mod b2bua;
 pub mod config;
 pub mod media;
+pub mod ops;
 pub mod security;

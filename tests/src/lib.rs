@@ -9,6 +9,7 @@
 //! - [`media`]: ffmpeg senders/receivers, `sox stat`, WAV alignment and SNR.
 //! - [`dtmf`]: tshark decoding RFC 4733 events, media-core's DTMF log.
 //! - [`sip`]: Kamailio with its rtpengine module, and SIPp.
+//! - [`sip_control`]: the B2BUA under test, its config, metrics and CDRs.
 //! - [`rtp`]: plain-socket RTP streams with full accounting.
 //! - [`peers`]: skipping (or failing in CI) when a peer is not installed.
 //! - [`proc`]: processes stopped by PID on drop, temporary directories.
@@ -28,6 +29,7 @@ pub mod relay;
 pub mod rtp;
 pub mod sdp;
 pub mod sip;
+pub mod sip_control;
 
 pub use peers::require;
 pub use ports::PortBlock;

@@ -250,59 +250,53 @@ impl Relay {
 }
 
 /// Path of the media-core binary for this test run: `SLUICE_MEDIA_CORE` if
-/// set, else built once per process with cargo in the same profile as the
-/// running test binary and found next to it in the target directory.
+/// set, else built once per process (see [`workspace_binary`]).
 pub fn media_core_binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(p) = std::env::var_os("SLUICE_MEDIA_CORE") {
-            return PathBuf::from(p);
-        }
-        // The test binary lives in <target>/<profile>/deps/<name>-<hash>.
-        let exe = std::env::current_exe().expect("the test binary knows its own path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test binary sits in <target>/<profile>/deps")
-            .to_path_buf();
-        let release = profile_dir.file_name().is_some_and(|n| n == "release");
-        let target_dir = profile_dir
-            .parent()
-            .expect("profile dir has a parent target dir")
-            .to_path_buf();
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("tests/ sits in the workspace root")
-            .to_path_buf();
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(&workspace)
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "media-core",
-                "--bin",
-                "media-core",
-            ])
-            .env("CARGO_TARGET_DIR", &target_dir);
-        if release {
-            cmd.arg("--release");
-        }
-        let status = cmd
-            .status()
-            .unwrap_or_else(|e| panic!("running cargo to build media-core: {e}"));
-        assert!(
-            status.success(),
-            "cargo build -p media-core failed ({status})"
-        );
-        let bin = profile_dir.join("media-core");
-        assert!(
-            bin.is_file(),
-            "media-core not found at {} after building",
-            bin.display()
-        );
-        bin
-    })
-    .clone()
+    BIN.get_or_init(|| workspace_binary("media-core", "SLUICE_MEDIA_CORE"))
+        .clone()
+}
+
+/// A binary of the workspace package of the same name: `env_override` if
+/// set, else built with cargo in the same profile as the running test
+/// binary and found next to it in the target directory.
+pub fn workspace_binary(package: &str, env_override: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(env_override) {
+        return PathBuf::from(p);
+    }
+    // The test binary lives in <target>/<profile>/deps/<name>-<hash>.
+    let exe = std::env::current_exe().expect("the test binary knows its own path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary sits in <target>/<profile>/deps")
+        .to_path_buf();
+    let release = profile_dir.file_name().is_some_and(|n| n == "release");
+    let target_dir = profile_dir
+        .parent()
+        .expect("profile dir has a parent target dir")
+        .to_path_buf();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace root")
+        .to_path_buf();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&workspace)
+        .args(["build", "--quiet", "-p", package, "--bin", package])
+        .env("CARGO_TARGET_DIR", &target_dir);
+    if release {
+        cmd.arg("--release");
+    }
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("running cargo to build {package}: {e}"));
+    assert!(status.success(), "cargo build -p {package} failed ({status})");
+    let bin = profile_dir.join(package);
+    assert!(
+        bin.is_file(),
+        "{package} not found at {} after building",
+        bin.display()
+    );
+    bin
 }

@@ -1,0 +1,281 @@
+//! The answered call: both legs until either hangs up. INFO DTMF is
+//! converted to RFC 4733 through the media node (or relayed), re-INVITEs go
+//! through NG offer/answer, REFER from the platform starts a transfer.
+
+use std::time::{Duration, Instant};
+
+use rsipstack::dialog::dialog::{DialogState, TransactionHandle};
+use rsipstack::sip::{Header, Request, Response, StatusCode};
+use tokio::sync::oneshot;
+
+use super::leg::{sdp_body, sdp_headers, Leg};
+use super::ng::CallMedia;
+use super::transfer::{self, TransferOutcome};
+use super::{write_cdr, CallContext};
+use crate::b2bua::info_dtmf::{self, InfoFormat};
+use crate::b2bua::sdp_facts;
+
+/// How often the media node is asked for the platform's first packet.
+const TTFA_POLL: Duration = Duration::from_millis(20);
+/// How long after the answer the first packet is waited for.
+const TTFA_LIMIT: Duration = Duration::from_secs(10);
+
+/// Answers the carrier with the media node's SDP, then runs the call.
+pub(super) async fn answered(
+    mut ctx: CallContext,
+    carrier: Leg,
+    mut platform: Leg,
+    response: Response,
+    media: CallMedia,
+) {
+    let shared = ctx.shared.clone();
+    let answer = match sdp_body(&response) {
+        Some(sdp) => media.answer(&carrier.ng_tag, &platform.ng_tag, sdp).await,
+        None => Err("the platform answered without SDP".to_owned()),
+    };
+    let carrier_sdp = match answer {
+        Ok(sdp) => sdp,
+        Err(error) => {
+            tracing::warn!(call_id = %ctx.cdr.call_id, %error, "media answer failed");
+            let _ = platform.dialog.bye().await;
+            let _ = carrier
+                .dialog
+                .reject(Some(StatusCode::ServiceUnavailable), None);
+            media.delete().await;
+            super::finish_unanswered(&shared, &mut ctx.cdr, "media-answer-failed", 503);
+            return;
+        }
+    };
+    if let Err(error) = carrier.dialog.accept(Some(sdp_headers()), Some(carrier_sdp)) {
+        tracing::warn!(call_id = %ctx.cdr.call_id, %error, "cannot answer the carrier");
+    }
+    platform.telephone_event = sdp_body(&response).is_some_and(sdp_facts::has_telephone_event);
+    let answered_at = Instant::now();
+    ctx.cdr.answer_after_ms = Some(ctx.started.elapsed().as_millis() as u64);
+    shared.metrics.inc(
+        "sluice_sip_calls_answered_total",
+        &[("trunk", ctx.cdr.trunk.as_str())],
+    );
+    let ttfa = watch_first_audio(&ctx, &media, &platform.ng_tag);
+    run(ctx, carrier, platform, media, answered_at, ttfa).await;
+}
+
+async fn run(
+    mut ctx: CallContext,
+    mut carrier: Leg,
+    mut platform: Leg,
+    media: CallMedia,
+    answered_at: Instant,
+    mut ttfa: oneshot::Receiver<Duration>,
+) {
+    let shared = ctx.shared.clone();
+    let end = loop {
+        tokio::select! {
+            event = carrier.next() => match event {
+                None | Some(DialogState::Terminated(..)) => {
+                    let _ = platform.dialog.bye().await;
+                    break "carrier-bye";
+                }
+                Some(DialogState::Info(_, request, handle)) => {
+                    relay_info(&mut ctx, &media, &carrier, &platform, request, handle).await;
+                }
+                Some(DialogState::Updated(_, request, handle)) => {
+                    reinvite(&media, &carrier, &platform, request, handle).await;
+                }
+                Some(DialogState::Refer(_, _, handle)) => {
+                    let _ = handle.reply(StatusCode::Forbidden).await;
+                }
+                Some(DialogState::Options(_, _, handle)) => {
+                    let _ = handle.reply(StatusCode::OK).await;
+                }
+                Some(DialogState::Notify(_, _, handle) | DialogState::Message(_, _, handle)) => {
+                    let _ = handle.reply(StatusCode::OK).await;
+                }
+                Some(_) => {}
+            },
+            event = platform.next() => match event {
+                None | Some(DialogState::Terminated(..)) => {
+                    let _ = carrier.dialog.bye().await;
+                    break "platform-bye";
+                }
+                Some(DialogState::Info(_, request, handle)) => {
+                    relay_info(&mut ctx, &media, &platform, &carrier, request, handle).await;
+                }
+                Some(DialogState::Updated(_, request, handle)) => {
+                    reinvite(&media, &platform, &carrier, request, handle).await;
+                }
+                Some(DialogState::Refer(_, request, handle)) => {
+                    match transfer::refer(&mut ctx, &media, &mut carrier, &mut platform, request, handle).await {
+                        TransferOutcome::Completed(new_leg) => {
+                            let _ = platform.dialog.bye().await;
+                            platform = new_leg;
+                        }
+                        TransferOutcome::Failed => {}
+                        TransferOutcome::Ended(cause) => break cause,
+                    }
+                }
+                Some(DialogState::Options(_, _, handle)) => {
+                    let _ = handle.reply(StatusCode::OK).await;
+                }
+                Some(DialogState::Notify(_, _, handle) | DialogState::Message(_, _, handle)) => {
+                    let _ = handle.reply(StatusCode::OK).await;
+                }
+                Some(_) => {}
+            },
+            first = &mut ttfa, if !ttfa.is_terminated() => {
+                if let Ok(elapsed) = first {
+                    ctx.cdr.ttfa_ms = Some(elapsed.as_millis() as u64);
+                }
+            }
+        }
+    };
+    media.delete().await;
+    ctx.cdr.end = end.to_owned();
+    ctx.cdr.talk_ms = Some(answered_at.elapsed().as_millis() as u64);
+    write_cdr(&shared, &ctx.cdr);
+}
+
+/// Polls the media node until the platform's first packet shows, then
+/// records time to first audio (from the carrier's INVITE).
+fn watch_first_audio(ctx: &CallContext, media: &CallMedia, tag: &str) -> oneshot::Receiver<Duration> {
+    let (sender, receiver) = oneshot::channel();
+    let media = media.clone();
+    let tag = tag.to_owned();
+    let started = ctx.started;
+    let metrics = ctx.shared.metrics.clone();
+    let route = ctx.cdr.did.clone();
+    tokio::spawn(async move {
+        let limit = Instant::now() + TTFA_LIMIT;
+        while Instant::now() < limit && !sender.is_closed() {
+            if media.packets_from(&tag).await.unwrap_or(0) > 0 {
+                let elapsed = started.elapsed();
+                metrics.observe("sluice_sip_ttfa_seconds", &[("route", route.as_str())], elapsed);
+                let _ = sender.send(elapsed);
+                return;
+            }
+            tokio::time::sleep(TTFA_POLL).await;
+        }
+    });
+    receiver
+}
+
+/// An INFO from `from` carrying DTMF: played as RFC 4733 toward `to` when
+/// `to` negotiated telephone-event, otherwise sent to `to` as INFO.
+async fn relay_info(
+    ctx: &mut CallContext,
+    media: &CallMedia,
+    from: &Leg,
+    to: &Leg,
+    request: Request,
+    handle: TransactionHandle,
+) {
+    let format = request.headers.iter().find_map(|h| match h {
+        Header::ContentType(ct) => InfoFormat::from_content_type(ct.value()),
+        _ => None,
+    });
+    let digit = format.and_then(|f| info_dtmf::parse(f, &request.body));
+    let (Some(format), Some(digit)) = (format, digit) else {
+        // Not DTMF (or unreadable): pass it on unchanged.
+        let response = forward_request(to, &request).await;
+        let _ = handle.reply(response).await;
+        return;
+    };
+    let metrics = &ctx.shared.metrics;
+    if to.telephone_event {
+        match media.play_dtmf(&from.ng_tag, digit.digit, digit.duration_ms).await {
+            Ok(()) => {
+                ctx.cdr.dtmf_digits += 1;
+                metrics.inc("sluice_sip_dtmf_total", &[("via", "info-to-rfc4733")]);
+                let _ = handle.reply(StatusCode::OK).await;
+                return;
+            }
+            Err(error) => {
+                tracing::info!(%error, "play DTMF failed; relaying the INFO instead");
+            }
+        }
+    }
+    let body = info_dtmf::body(format, digit).into_bytes();
+    let headers = vec![Header::ContentType(format.content_type().into())];
+    let status = match to.dialog.info(Some(headers), Some(body)).await {
+        Ok(Some(response)) => response.status_code,
+        Ok(None) => StatusCode::CallTransactionDoesNotExist,
+        Err(_) => StatusCode::RequestTimeout,
+    };
+    if status.code() < 300 {
+        ctx.cdr.dtmf_digits += 1;
+        metrics.inc("sluice_sip_dtmf_total", &[("via", "info-relay")]);
+    }
+    let _ = handle.reply(status).await;
+}
+
+/// Sends a copy of an in-dialog request's body to the other leg and gives
+/// back the status to answer with.
+async fn forward_request(to: &Leg, request: &Request) -> StatusCode {
+    let headers: Vec<Header> = request
+        .headers
+        .iter()
+        .filter(|h| matches!(h, Header::ContentType(_)))
+        .cloned()
+        .collect();
+    let body = (!request.body.is_empty()).then(|| request.body.clone());
+    match to
+        .dialog
+        .request(request.method.clone(), Some(headers), body)
+        .await
+    {
+        Ok(Some(response)) => response.status_code,
+        Ok(None) => StatusCode::CallTransactionDoesNotExist,
+        Err(_) => StatusCode::RequestTimeout,
+    }
+}
+
+/// A re-INVITE from `from` (hold, resume, codec change, session refresh):
+/// new offer through the media node, re-INVITE of `to`, its answer back
+/// through the media node. A re-INVITE without SDP is a session refresh,
+/// answered with the current media unchanged.
+async fn reinvite(media: &CallMedia, from: &Leg, to: &Leg, request: Request, handle: TransactionHandle) {
+    if request.body.is_empty() {
+        let _ = handle
+            .respond(StatusCode::OK, Some(sdp_headers()), Some(media.last_sdp_for(&from.ng_tag)))
+            .await;
+        return;
+    }
+    let offer = match media.reoffer(&from.ng_tag, &to.ng_tag, &request.body).await {
+        Ok(sdp) => sdp,
+        Err(error) => {
+            tracing::info!(%error, "re-INVITE offer refused by the media node");
+            let _ = handle.reply(StatusCode::NotAcceptableHere).await;
+            return;
+        }
+    };
+    let response = match to.dialog.reinvite(Some(sdp_headers()), Some(offer)).await {
+        Ok(Some(response)) => response,
+        Ok(None) => {
+            let _ = handle.reply(StatusCode::ServerInternalError).await;
+            return;
+        }
+        Err(_) => {
+            let _ = handle.reply(StatusCode::RequestTimeout).await;
+            return;
+        }
+    };
+    if response.status_code.code() >= 300 {
+        let _ = handle.reply(response.status_code).await;
+        return;
+    }
+    let Some(sdp) = sdp_body(&response) else {
+        let _ = handle.reply(StatusCode::ServerInternalError).await;
+        return;
+    };
+    match media.reanswer(&from.ng_tag, &to.ng_tag, sdp).await {
+        Ok(answer) => {
+            let _ = handle
+                .respond(StatusCode::OK, Some(sdp_headers()), Some(answer))
+                .await;
+        }
+        Err(error) => {
+            tracing::info!(%error, "re-INVITE answer refused by the media node");
+            let _ = handle.reply(StatusCode::NotAcceptableHere).await;
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! REFER from the platform leg (RFC 3515): the caller goes to a human queue.
+//!
+//! The Refer-To must be one of the DID's configured queues (a platform
+//! cannot make sip-control dial anything else). sip-control answers 202,
+//! calls the queue with a fresh offer of the carrier's media, keeps the
+//! carrier connected to the platform while the queue rings, and on answer
+//! moves the carrier's media to the queue, reports `200` in a NOTIFY and
+//! releases the platform leg. A failed attempt restores the platform's
+//! media and reports the failure in the NOTIFY; the call goes on.
+
+use std::time::{Duration, Instant};
+
+use rsipstack::dialog::dialog::{DialogState, TransactionHandle};
+use rsipstack::dialog::invitation::InviteOption;
+use rsipstack::sip::prelude::HeadersExt;
+use rsipstack::sip::{Header, Request, StatusCode, StatusCodeKind};
+
+use super::leg::{sdp_body, to_tag, Leg};
+use super::ng::CallMedia;
+use super::CallContext;
+use crate::b2bua::{sdp_facts, uri};
+
+/// How long a queue may ring when `ring-timeout` is not set.
+const DEFAULT_QUEUE_RING: Duration = Duration::from_secs(60);
+
+/// What a REFER led to.
+pub(super) enum TransferOutcome {
+    /// The queue answered: it replaces the platform leg.
+    Completed(Leg),
+    /// The call goes on with the platform.
+    Failed,
+    /// The call ended meanwhile (the carrier hung up, or the platform hung
+    /// up and the queue did not answer).
+    Ended(&'static str),
+}
+
+/// Handles a REFER from the platform.
+pub(super) async fn refer(
+    ctx: &mut CallContext,
+    media: &CallMedia,
+    carrier: &mut Leg,
+    platform: &mut Leg,
+    request: Request,
+    handle: TransactionHandle,
+) -> TransferOutcome {
+    let metrics = ctx.shared.metrics.clone();
+    let refer_to = request.headers.iter().find_map(|h| match h {
+        Header::ReferTo(value) => Some(value.value().to_owned()),
+        _ => None,
+    });
+    let Some(target) = refer_to.as_deref().and_then(refer_target) else {
+        let _ = handle.reply(StatusCode::BadRequest).await;
+        return TransferOutcome::Failed;
+    };
+    let did = &ctx.runtime.config.dids[ctx.did];
+    let allowed = did.queues.iter().any(|queue| same_target(queue, &target));
+    if !allowed {
+        tracing::info!(call_id = %ctx.cdr.call_id, %target, "REFER to a target that is not a configured queue");
+        metrics.inc("sluice_sip_transfers_total", &[("mode", "bridge"), ("result", "forbidden")]);
+        let _ = handle.reply(StatusCode::Forbidden).await;
+        return TransferOutcome::Failed;
+    }
+    let _ = handle.reply(StatusCode::Other(202, "Accepted".into())).await;
+    notify(platform, 100, "Trying", false).await;
+
+    let outcome = bridge(ctx, media, carrier, platform, &target).await;
+    let result = match &outcome {
+        TransferOutcome::Completed(_) => "completed",
+        TransferOutcome::Failed => "failed",
+        TransferOutcome::Ended(_) => "ended",
+    };
+    ctx.cdr.transfer = Some(format!("{target}: {result}"));
+    metrics.inc("sluice_sip_transfers_total", &[("mode", "bridge"), ("result", result)]);
+    outcome
+}
+
+/// Calls the queue and, when it answers, moves the carrier's media to it.
+async fn bridge(
+    ctx: &mut CallContext,
+    media: &CallMedia,
+    carrier: &mut Leg,
+    platform: &mut Leg,
+    target: &str,
+) -> TransferOutcome {
+    let shared = ctx.shared.clone();
+    let Some(callee) = uri::parse(target) else {
+        notify(platform, 400, "Bad Request", true).await;
+        return TransferOutcome::Failed;
+    };
+    let offer = match media.reoffer_to_new_party(&carrier.ng_tag).await {
+        Ok(sdp) => sdp,
+        Err(error) => {
+            tracing::warn!(%error, "media node refused the transfer offer");
+            notify(platform, 503, "Service Unavailable", true).await;
+            return TransferOutcome::Failed;
+        }
+    };
+    let initial = carrier.dialog.initial_request();
+    let caller = initial
+        .from_header()
+        .ok()
+        .and_then(|f| f.uri().ok())
+        .unwrap_or_else(|| shared.contact.clone());
+    let option = InviteOption {
+        caller,
+        callee,
+        content_type: Some("application/sdp".to_owned()),
+        offer: Some(offer),
+        contact: shared.contact.clone(),
+        ..InviteOption::default()
+    };
+    let (sender, states) = shared.dialogs.new_dialog_state_channel();
+    let (dialog, mut invite) = match shared.dialogs.do_invite_async(option, sender) {
+        Ok(started) => started,
+        Err(error) => {
+            tracing::info!(%error, %target, "cannot call the queue");
+            media.restore(&carrier.ng_tag, &platform.ng_tag).await;
+            notify(platform, 503, "Service Unavailable", true).await;
+            return TransferOutcome::Failed;
+        }
+    };
+    let mut queue = Leg {
+        dialog,
+        states,
+        ng_tag: String::new(),
+        telephone_event: false,
+        role: "queue",
+    };
+    let ring = ctx.runtime.config.sip.ring_timeout.unwrap_or(DEFAULT_QUEUE_RING);
+    let deadline = Instant::now() + ring;
+    let mut platform_gone = false;
+    let status = loop {
+        tokio::select! {
+            result = &mut invite => {
+                break match result {
+                    Ok(Ok((_, Some(response)))) if response.status_code.kind() == StatusCodeKind::Successful => {
+                        let tag = to_tag(&response).unwrap_or_default();
+                        let answered = match sdp_body(&response) {
+                            Some(sdp) => media.answer(&carrier.ng_tag, &tag, sdp).await.map(|_| ()),
+                            None => Err("the queue answered without SDP".to_owned()),
+                        };
+                        match answered {
+                            Ok(()) => {
+                                queue.ng_tag = tag;
+                                queue.telephone_event =
+                                    sdp_body(&response).is_some_and(sdp_facts::has_telephone_event);
+                                if !platform_gone {
+                                    notify(platform, 200, "OK", true).await;
+                                }
+                                return TransferOutcome::Completed(queue);
+                            }
+                            Err(error) => {
+                                tracing::warn!(%error, "media answer for the queue failed");
+                                let _ = queue.dialog.bye().await;
+                                500
+                            }
+                        }
+                    }
+                    Ok(Ok((_, Some(response)))) => response.status_code.code(),
+                    Ok(Ok((_, None))) | Ok(Err(_)) | Err(_) => 408,
+                };
+            }
+            event = carrier.next() => {
+                if matches!(event, None | Some(DialogState::Terminated(..))) {
+                    let _ = queue.dialog.cancel().await;
+                    tokio::spawn(async move { let _ = invite.await; });
+                    if !platform_gone {
+                        notify(platform, 487, "Request Terminated", true).await;
+                        let _ = platform.dialog.bye().await;
+                    }
+                    return TransferOutcome::Ended("carrier-bye");
+                }
+            }
+            event = platform.next(), if !platform_gone => {
+                // A blind-transferring platform may hang up right after 202.
+                if matches!(event, None | Some(DialogState::Terminated(..))) {
+                    platform_gone = true;
+                }
+            }
+            () = tokio::time::sleep_until(deadline.into()) => {
+                let _ = queue.dialog.cancel().await;
+                tokio::spawn(async move { let _ = invite.await; });
+                break 408;
+            }
+        }
+    };
+    tracing::info!(call_id = %ctx.cdr.call_id, %target, status, "transfer failed");
+    if platform_gone {
+        let _ = carrier.dialog.bye().await;
+        return TransferOutcome::Ended("transfer-failed");
+    }
+    media.restore(&carrier.ng_tag, &platform.ng_tag).await;
+    notify(platform, status, reason(status), true).await;
+    TransferOutcome::Failed
+}
+
+/// A NOTIFY of the REFER's implicit subscription with a sipfrag status.
+async fn notify(leg: &Leg, code: u16, reason: &str, last: bool) {
+    let state = if last {
+        "terminated;reason=noresource"
+    } else {
+        "active;expires=60"
+    };
+    let headers = vec![
+        Header::Event("refer".into()),
+        Header::SubscriptionState(state.into()),
+        Header::ContentType("message/sipfrag;version=2.0".into()),
+    ];
+    let body = format!("SIP/2.0 {code} {reason}\r\n").into_bytes();
+    if let Err(error) = leg.dialog.notify(Some(headers), Some(body)).await {
+        tracing::debug!(%error, "NOTIFY to the referrer failed");
+    }
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        408 => "Request Timeout",
+        480 => "Temporarily Unavailable",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        500 => "Server Internal Error",
+        503 => "Service Unavailable",
+        603 => "Decline",
+        _ => "Failed",
+    }
+}
+
+/// The URI inside a Refer-To value (`<sip:q@h>;param` or `sip:q@h`),
+/// without URI headers (`?Replaces=...`).
+pub(crate) fn refer_target(value: &str) -> Option<String> {
+    let value = value.trim();
+    let inner = match value.strip_prefix('<') {
+        Some(rest) => rest.split('>').next()?,
+        None => value.split(';').next()?,
+    };
+    let uri = inner.split('?').next()?.trim();
+    (uri.starts_with("sip:") || uri.starts_with("sips:")).then(|| uri.to_owned())
+}
+
+/// Whether two SIP URIs name the same user at the same host and port.
+fn same_target(configured: &str, requested: &str) -> bool {
+    let (Some(a), Some(b)) = (uri::parse(configured), uri::parse(requested)) else {
+        return false;
+    };
+    a.user() == b.user() && a.host_with_port.to_string() == b.host_with_port.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refer_to_values_give_the_bare_uri() {
+        assert_eq!(refer_target("<sip:queue@127.0.0.1:5100>").as_deref(), Some("sip:queue@127.0.0.1:5100"));
+        assert_eq!(
+            refer_target("<sip:q@h?Replaces=abc%3Bto-tag%3D1>;method=INVITE").as_deref(),
+            Some("sip:q@h")
+        );
+        assert_eq!(refer_target("sip:q@h;transport=udp").as_deref(), Some("sip:q@h"));
+        assert_eq!(refer_target("<tel:+15551234>"), None);
+        assert_eq!(refer_target(""), None);
+    }
+
+    #[test]
+    fn queues_match_by_user_host_and_port() {
+        assert!(same_target("sip:queue@127.0.0.1:5100", "sip:queue@127.0.0.1:5100"));
+        assert!(!same_target("sip:queue@127.0.0.1:5100", "sip:other@127.0.0.1:5100"));
+        assert!(!same_target("sip:queue@127.0.0.1:5100", "sip:queue@127.0.0.1:5101"));
+        assert!(!same_target("sip:queue@127.0.0.1:5100", "garbage"));
+    }
+}

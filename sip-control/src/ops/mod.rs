@@ -1,0 +1,8 @@
+//! Operations: Prometheus metrics, CDR lines, the metrics HTTP endpoint.
+
+pub mod cdr;
+pub mod http;
+pub mod metrics;
+
+pub use cdr::{Cdr, CdrWriter};
+pub use metrics::Metrics;

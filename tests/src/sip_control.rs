@@ -1,0 +1,222 @@
+//! sip-control under test: a config written for the test's own ports, the
+//! process started from the workspace build, its metrics and CDR lines read.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::ports::udp_port_bound;
+use crate::proc::{Proc, TempDir};
+use crate::relay::workspace_binary;
+
+/// What a test's sip-control config contains.
+#[derive(Debug, Clone)]
+pub struct ControlConfig {
+    /// SIP port on 127.0.0.1 (UDP and TCP).
+    pub sip_port: u16,
+    /// Metrics port on 127.0.0.1.
+    pub metrics_port: u16,
+    /// The trunk's allowlist (CIDRs).
+    pub allow: Vec<String>,
+    /// Inbound digest credentials (user, password), if any.
+    pub auth: Option<(String, String)>,
+    /// The platform's targets in order.
+    pub targets: Vec<String>,
+    /// Human queues of the DID.
+    pub queues: Vec<String>,
+    /// NG nodes.
+    pub nodes: Vec<SocketAddr>,
+    /// The DID (E.164).
+    pub did: String,
+    /// Codecs the platform takes (empty: whatever the carrier offers).
+    pub platform_codecs: Vec<String>,
+    /// Extra lines for the `[sip]` table (`target-timeout = "1s"`).
+    pub sip_extra: Vec<String>,
+    /// Extra lines for the `[security]` table.
+    pub security_extra: Vec<String>,
+}
+
+impl ControlConfig {
+    /// A config for one trunk allowlisting 127.0.0.0/8, one DID.
+    pub fn new(sip_port: u16, metrics_port: u16, targets: Vec<String>, nodes: Vec<SocketAddr>) -> Self {
+        ControlConfig {
+            sip_port,
+            metrics_port,
+            allow: vec!["127.0.0.0/8".to_owned()],
+            auth: None,
+            targets,
+            queues: Vec::new(),
+            nodes,
+            did: "+15551230001".to_owned(),
+            platform_codecs: Vec::new(),
+            sip_extra: Vec::new(),
+            security_extra: Vec::new(),
+        }
+    }
+
+    /// The TOML text; `cdr` is the CDR file.
+    pub fn render(&self, cdr: &std::path::Path) -> String {
+        let list = |items: &[String]| {
+            items
+                .iter()
+                .map(|i| format!("{i:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut text = format!(
+            "[sip]\nlisten = [\n  {{ transport = \"udp\", address = \"127.0.0.1:{port}\" }},\n  {{ transport = \"tcp\", address = \"127.0.0.1:{port}\" }},\n]\n",
+            port = self.sip_port
+        );
+        for line in &self.sip_extra {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text.push_str(&format!(
+            "\n[[trunk]]\nname = \"carrier\"\nallow = [{}]\n",
+            list(&self.allow)
+        ));
+        if let Some((user, password)) = &self.auth {
+            text.push_str(&format!(
+                "[trunk.auth]\nrealm = \"sluice\"\nusername = {user:?}\npassword = {password:?}\n"
+            ));
+        }
+        text.push_str(&format!(
+            "\n[[platform]]\nname = \"ai\"\ntargets = [{}]\ncodecs = [{}]\nprobe-interval = \"1s\"\n",
+            list(&self.targets),
+            list(&self.platform_codecs)
+        ));
+        text.push_str(&format!(
+            "\n[[did]]\nnumber = {:?}\nplatform = \"ai\"\nqueues = [{}]\n",
+            self.did,
+            list(&self.queues)
+        ));
+        text.push_str("\n[media]\nnodes = [\n");
+        for (i, node) in self.nodes.iter().enumerate() {
+            text.push_str(&format!("  {{ name = \"node{i}\", address = \"{node}\" }},\n"));
+        }
+        text.push_str("]\nping-interval = \"500ms\"\n\n[security]\n");
+        for line in &self.security_extra {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text.push_str(&format!(
+            "\n[observability]\nmetrics = \"127.0.0.1:{}\"\ncdr = {:?}\n",
+            self.metrics_port,
+            cdr.display().to_string()
+        ));
+        text
+    }
+}
+
+/// A running sip-control.
+#[derive(Debug)]
+pub struct SipControl {
+    proc: Proc,
+    metrics: SocketAddr,
+    config_path: PathBuf,
+    cdr: PathBuf,
+}
+
+impl SipControl {
+    /// Writes the config into `dir`, starts sip-control and waits until
+    /// its SIP port is bound.
+    pub fn start(dir: &TempDir, config: &ControlConfig) -> Self {
+        let cdr = dir.join(&format!("cdr-{}.jsonl", config.sip_port));
+        let config_path = dir.write(&format!("sip-control-{}.toml", config.sip_port), config.render(&cdr));
+        let mut cmd = Command::new(workspace_binary("sip-control", "SLUICE_SIP_CONTROL"));
+        cmd.arg("--config")
+            .arg(&config_path)
+            .args(["--shutdown-grace", "2s"])
+            .env("SLUICE_LOG", "info,rsipstack=warn");
+        let mut proc = Proc::spawn(
+            "sip-control",
+            cmd,
+            dir.join(&format!("sip-control-{}.log", config.sip_port)),
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !udp_port_bound(config.sip_port) {
+            if let Some(status) = proc.try_status() {
+                panic!("sip-control exited at start-up ({status}):\n{}", proc.log_tail(40));
+            }
+            assert!(Instant::now() < deadline, "sip-control did not listen within 20 s");
+            thread::sleep(Duration::from_millis(20));
+        }
+        SipControl {
+            proc,
+            metrics: SocketAddr::from(([127, 0, 0, 1], config.metrics_port)),
+            config_path,
+            cdr,
+        }
+    }
+
+    /// The config file (rewrite it and call [`SipControl::reload`]).
+    pub fn config_path(&self) -> &std::path::Path {
+        &self.config_path
+    }
+
+    /// Sends SIGHUP.
+    pub fn reload(&mut self) {
+        self.proc.signal("HUP");
+    }
+
+    /// The `/metrics` text.
+    pub fn metrics_text(&self) -> String {
+        let Ok(mut stream) = TcpStream::connect_timeout(&self.metrics, Duration::from_secs(2)) else {
+            return String::new();
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let _ = stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        let mut text = String::new();
+        let _ = stream.read_to_string(&mut text);
+        text
+    }
+
+    /// Sum of the samples of a metric whose line starts with `prefix`
+    /// (name plus, optionally, the start of its label set).
+    pub fn metric(&self, prefix: &str) -> f64 {
+        self.metrics_text()
+            .lines()
+            .filter(|l| !l.starts_with('#') && l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// CDR lines written so far, parsed.
+    pub fn cdrs(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.cdr)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Waits until `n` CDR lines exist (or `timeout` passes); returns them.
+    pub fn wait_cdrs(&self, n: usize, timeout: Duration) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let cdrs = self.cdrs();
+            if cdrs.len() >= n || Instant::now() >= deadline {
+                return cdrs;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Whether the process still runs.
+    pub fn running(&mut self) -> bool {
+        self.proc.try_status().is_none()
+    }
+
+    /// The log tail.
+    pub fn log_tail(&self, lines: usize) -> String {
+        self.proc.log_tail(lines)
+    }
+
+    /// SIGTERM and wait up to `grace`.
+    pub fn stop(&mut self, grace: Duration) -> Option<std::process::ExitStatus> {
+        self.proc.stop_with("TERM", grace)
+    }
+}
