@@ -27,7 +27,6 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::sip::Uri;
-use tokio::sync::Notify;
 
 use crate::ops::{CdrWriter, Metrics};
 use crate::security::{DigestServer, Lockout, RateLimiter};
@@ -60,7 +59,6 @@ pub struct Shared {
     /// Our Contact for dialogs.
     pub contact: Uri,
     active_calls: AtomicUsize,
-    calls_changed: Notify,
     draining: AtomicBool,
 }
 
@@ -101,7 +99,6 @@ impl Shared {
     fn call_ended(&self) {
         self.active_calls.fetch_sub(1, Ordering::Relaxed);
         self.metrics.add_gauge("sluice_sip_active_calls", &[], -1.0);
-        self.calls_changed.notify_waiters();
     }
 }
 

@@ -14,7 +14,6 @@ use rsipstack::transport::tls::{TlsConfig, TlsListenerConnection};
 use rsipstack::transport::udp::UdpConnection;
 use rsipstack::transport::TransportLayer;
 use rsipstack::EndpointBuilder;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::gate::Gate;
@@ -138,7 +137,6 @@ impl Server {
             health: probe::TargetHealth::default(),
             contact,
             active_calls: Default::default(),
-            calls_changed: Notify::new(),
             draining: Default::default(),
         });
         gate.attach(shared.clone());
@@ -207,20 +205,21 @@ impl Server {
     pub async fn shutdown(self, grace: Duration) {
         self.shared.draining.store(true, Ordering::Relaxed);
         let deadline = tokio::time::Instant::now() + grace;
+        let mut last_reported = usize::MAX;
         loop {
             let active = self.shared.active_calls();
             if active == 0 {
                 break;
             }
-            tracing::info!(active, "waiting for calls to finish");
-            let changed = self.shared.calls_changed.notified();
-            if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                tracing::warn!(
-                    active = self.shared.active_calls(),
-                    "grace period over; stopping"
-                );
+            if active != last_reported {
+                tracing::info!(active, "waiting for calls to finish");
+                last_reported = active;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!(active, "grace period over; stopping");
                 break;
             }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
         self.cancel.cancel();
     }

@@ -129,6 +129,7 @@ async fn run(
             }
         }
     };
+    tracing::debug!(call_id = %ctx.cdr.call_id, end, peer = platform.role, "call over");
     media.delete().await;
     ctx.cdr.end = end.to_owned();
     ctx.cdr.talk_ms = Some(answered_at.elapsed().as_millis() as u64);
