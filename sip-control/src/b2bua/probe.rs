@@ -1,12 +1,13 @@
 //! OPTIONS health probes of every platform target (and of trunk proxies,
 //! for their round-trip time). A target that does not answer within
 //! `target-timeout` is down and tried last; one that answers anything is up.
+//! A platform with `probe-interval = "0s"` is not probed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use rsipstack::sip::{typed, Header, Method, Param, SipMessage, Uri};
+use rsipstack::sip::{typed, Method, Param, SipMessage, Uri};
 use rsipstack::transaction::endpoint::EndpointInnerRef;
 use rsipstack::transaction::key::{TransactionKey, TransactionRole};
 use rsipstack::transaction::make_tag;
@@ -47,6 +48,9 @@ pub async fn run(shared: Arc<Shared>, cancel: CancellationToken) {
         let now = Instant::now();
         let mut jobs = Vec::new();
         for platform in &runtime.config.platforms {
+            if platform.probe_interval.is_zero() {
+                continue;
+            }
             for target in &platform.targets {
                 let due = next_due.entry(target.clone()).or_insert(now);
                 if *due <= now {
@@ -120,8 +124,7 @@ async fn options(endpoint: &EndpointInnerRef, target: Uri, contact: &Uri) -> boo
         uri: target.clone(),
         params: vec![],
     };
-    let mut request = endpoint.make_request(Method::Options, target, via, from, to, 1, None);
-    request.headers.push(Header::MaxForwards(70u32.into()));
+    let request = endpoint.make_request(Method::Options, target, via, from, to, 1, None);
     let Ok(key) = TransactionKey::from_request(&request, TransactionRole::Client) else {
         return false;
     };

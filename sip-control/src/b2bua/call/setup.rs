@@ -169,7 +169,14 @@ async fn attempt(ctx: &CallContext, carrier: &mut Leg, media: &CallMedia, target
         content_type: Some("application/sdp".to_owned()),
         offer: Some(media.platform_sdp().to_vec()),
         contact: shared.contact.clone(),
-        headers: Some(vec![Header::MaxForwards((max_forwards - 1).into())]),
+        headers: Some(vec![
+            Header::MaxForwards((max_forwards - 1).into()),
+            // RFC 3455: the number the carrier dialled, for the platform.
+            Header::Other(
+                "P-Called-Party-ID".into(),
+                format!("<sip:{}@{}>", ctx.cdr.did, shared.contact.host_with_port),
+            ),
+        ]),
         ..InviteOption::default()
     };
     let (sender, states) = shared.dialogs.new_dialog_state_channel();
