@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A short, bounded run of every cargo-fuzz target (NG requests, rtpp-flags,
-# SDP, RTP/RTCP + relay verdict). Finds regressions in the parsers that read
-# network bytes; the long runs are for a fuzzing box, not CI.
+# SDP, RTP/RTCP + relay verdict, sip-control's config file). Finds regressions
+# in the parsers that read network bytes (and the config loader); the long runs
+# are for a fuzzing box, not CI.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -32,4 +33,5 @@ run media-core/ng ng_request
 run media-core/ng ng_rtpp_flags
 run media-core/sdp sdp_parse
 run media-core/rtp rtp_packet
+run sip-control config
 echo "fuzz-smoke: all targets ran without a crash" >&2
