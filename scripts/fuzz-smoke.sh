@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A short, bounded run of every cargo-fuzz target (NG requests, rtpp-flags,
-# SDP, RTP/RTCP + relay verdict, SIP digest Authorization). Finds
-# regressions in the parsers that read network bytes; the long runs are for
-# a fuzzing box, not CI.
+# SDP, RTP/RTCP + relay verdict; sip-control's config file, digest
+# Authorization header and the SIP header values it reads itself). Finds
+# regressions in the parsers that read network bytes (and the config
+# loader); the long runs are for a fuzzing box, not CI.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -33,5 +34,7 @@ run media-core/ng ng_request
 run media-core/ng ng_rtpp_flags
 run media-core/sdp sdp_parse
 run media-core/rtp rtp_packet
+run sip-control config
 run sip-control digest
+run sip-control sip_values
 echo "fuzz-smoke: all targets ran without a crash" >&2
