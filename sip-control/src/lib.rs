@@ -9,11 +9,20 @@
 //! - [`config`]: the TOML file, checked with the key and reason of any error.
 //! - [`security`]: allowlists, digest authentication, lock-out, rate limits.
 //! - [`media`]: the NG client and the set of media nodes with health checks.
+//! - [`signal`]: sans-IO readers of SIP values (INFO DTMF, Refer-To, SDP
+//!   codecs) and DID routing.
 //! - [`b2bua`]: the two-leg calls on top of rsipstack's transactions and dialogs.
+//! - [`ops`]: Prometheus metrics, CDR lines, the metrics endpoint.
+//!
+//! Without the default `server` feature only the sans-IO modules build
+//! (what the fuzz targets use).
 #![deny(unsafe_code)]
 
+#[cfg(feature = "server")]
 pub mod b2bua;
 pub mod config;
+#[cfg(feature = "server")]
 pub mod media;
 pub mod ops;
 pub mod security;
+pub mod signal;

@@ -41,8 +41,14 @@ fn main() -> ExitCode {
         println!("{}: ok", args.config.display());
         return ExitCode::SUCCESS;
     }
-    init_logging(&config.observability.log_format, config.observability.log_level.as_deref());
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    init_logging(
+        &config.observability.log_format,
+        config.observability.log_level.as_deref(),
+    );
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("sip-control: cannot start the runtime: {error}");
@@ -87,7 +93,9 @@ fn init_logging(format: &LogFormat, level: Option<&str>) {
     // rsipstack logs every datagram at info; keep it at warn unless asked.
     let default = level.unwrap_or("info,rsipstack=warn");
     let filter = EnvFilter::try_from_env("SLUICE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),

@@ -139,7 +139,10 @@ async fn admit(
             username: &auth.username,
             password: &auth.password,
         };
-        match shared.digest.verify(&method, &authorization, &credentials, now) {
+        match shared
+            .digest
+            .verify(&method, &authorization, &credentials, now)
+        {
             Ok(_) => {
                 shared.guard().lockout.record_success(ip);
                 return Some(trunk);
@@ -160,14 +163,22 @@ async fn admit(
     let locked = shared.guard().lockout.record_failure(ip, now);
     if locked {
         tracing::warn!(%ip, trunk = trunk_name, "source locked out after repeated digest failures");
-        shared.metrics.inc("sluice_sip_lockouts_total", &[("trunk", trunk_name)]);
+        shared
+            .metrics
+            .inc("sluice_sip_lockouts_total", &[("trunk", trunk_name)]);
     }
     let _ = tx.reply(StatusCode::Forbidden).await;
     None
 }
 
 /// Answers 401 with one challenge per configured algorithm.
-async fn challenge(shared: &Shared, runtime: &Runtime, tx: &mut Transaction, trunk: usize, stale: bool) {
+async fn challenge(
+    shared: &Shared,
+    runtime: &Runtime,
+    tx: &mut Transaction,
+    trunk: usize,
+    stale: bool,
+) {
     let Some(auth) = runtime.config.trunks[trunk].auth.as_ref() else {
         return;
     };

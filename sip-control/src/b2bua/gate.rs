@@ -116,7 +116,11 @@ async fn bare_forbidden(
         .filter(|h| {
             matches!(
                 h,
-                Header::Via(_) | Header::CallId(_) | Header::From(_) | Header::To(_) | Header::CSeq(_)
+                Header::Via(_)
+                    | Header::CallId(_)
+                    | Header::From(_)
+                    | Header::To(_)
+                    | Header::CSeq(_)
             )
         })
         .cloned()
@@ -125,7 +129,7 @@ async fn bare_forbidden(
     let response = Response {
         status_code: StatusCode::Forbidden,
         wire_reason: None,
-        version: req.version.clone(),
+        version: req.version,
         headers: headers.into(),
         body: Vec::new(),
     };

@@ -9,16 +9,15 @@
 //!   in-dialog requests.
 //! - [`call`]: one call from INVITE to BYE, with failover across targets.
 //! - [`probe`]: OPTIONS health probes of platform targets.
-//! - [`routing`], [`info_dtmf`], [`sdp_facts`], [`uri`]: sans-IO helpers.
+//! - [`uri`]: the URI facts sip-control reads through rsipstack's parser.
+//!
+//! The sans-IO parsers it uses live in [`crate::signal`].
 
 pub mod call;
 pub mod dispatch;
 pub mod gate;
-pub mod info_dtmf;
 pub mod probe;
-pub mod routing;
 pub mod runtime;
-pub mod sdp_facts;
 pub mod server;
 pub mod uri;
 

@@ -74,21 +74,27 @@ pub async fn run(shared: Arc<Shared>, cancel: CancellationToken) {
                 let endpoint = shared.dialogs.endpoint.clone();
                 let started = Instant::now();
                 let answered = match uri::parse(&target) {
-                    Some(to) => tokio::time::timeout(timeout, options(&endpoint, to, &shared.contact))
-                        .await
-                        .unwrap_or(false),
+                    Some(to) => {
+                        tokio::time::timeout(timeout, options(&endpoint, to, &shared.contact))
+                            .await
+                            .unwrap_or(false)
+                    }
                     None => false,
                 };
                 let label = [(kind, target.as_str())];
                 if answered {
-                    shared
-                        .metrics
-                        .observe("sluice_sip_options_rtt_seconds", &label, started.elapsed());
+                    shared.metrics.observe(
+                        "sluice_sip_options_rtt_seconds",
+                        &label,
+                        started.elapsed(),
+                    );
                 }
                 if kind == "target" {
-                    shared
-                        .metrics
-                        .set("sluice_sip_target_up", &label, if answered { 1.0 } else { 0.0 });
+                    shared.metrics.set(
+                        "sluice_sip_target_up",
+                        &label,
+                        if answered { 1.0 } else { 0.0 },
+                    );
                     if shared.health.record(&target, answered) {
                         tracing::info!(%target, up = answered, "target health changed");
                     }

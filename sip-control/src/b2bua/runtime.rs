@@ -10,8 +10,8 @@ use crate::config::Config;
 use crate::media::MediaNodes;
 use crate::security::{Allowlist, AllowlistError};
 
-use super::routing::Router;
 use super::uri;
+use crate::signal::routing::Router;
 
 /// One loaded configuration.
 pub struct Runtime {

@@ -41,13 +41,10 @@ impl Server {
             let address = listener.address;
             match listener.transport {
                 Transport::Udp => {
-                    let udp = UdpConnection::create_connection(
-                        address,
-                        None,
-                        Some(cancel.child_token()),
-                    )
-                    .await
-                    .map_err(|e| anyhow!("cannot bind SIP udp {address}: {e}"))?;
+                    let udp =
+                        UdpConnection::create_connection(address, None, Some(cancel.child_token()))
+                            .await
+                            .map_err(|e| anyhow!("cannot bind SIP udp {address}: {e}"))?;
                     if contact.is_none() {
                         contact = Some(udp.get_addr().clone());
                     }
@@ -195,7 +192,8 @@ impl Server {
             token,
         );
         previous.cancel();
-        self.shared.replace_runtime(Runtime::new(config, media).context("allowlist")?);
+        self.shared
+            .replace_runtime(Runtime::new(config, media).context("allowlist")?);
         tracing::info!("configuration reloaded; calls in progress keep the previous one");
         Ok(())
     }

@@ -99,6 +99,12 @@ pub struct SipConfig {
     /// RFC 4028 session interval offered and accepted (seconds); 0 disables.
     #[serde(default = "default_session_expires")]
     pub session_expires: u32,
+    /// Ask the media node for a DTMF injector on every call, so that SIP
+    /// INFO digits become RFC 4733 events. It routes the call's audio
+    /// through the media node's transcoder (a copy, no decode); off means
+    /// INFO is relayed as INFO and the audio can stay on the fast path.
+    #[serde(default = "default_true")]
+    pub inject_dtmf: bool,
     /// Largest SIP message accepted, in bytes.
     #[serde(default = "default_max_message_size")]
     pub max_message_size: usize,
@@ -194,7 +200,8 @@ pub struct Platform {
     /// did not offer is transcoded to.
     #[serde(default)]
     pub codecs: Vec<String>,
-    /// OPTIONS probe interval; a target that fails a probe is skipped.
+    /// OPTIONS probe interval; a target that fails a probe is tried last.
+    /// `0s` turns probing off.
     #[serde(default = "default_probe_interval", with = "humantime_serde")]
     pub probe_interval: Duration,
     /// NG `direction` interface name for this side.
@@ -325,6 +332,9 @@ pub struct Observability {
     pub log_level: Option<String>,
 }
 
+fn default_true() -> bool {
+    true
+}
 fn default_user_agent() -> String {
     "sluice".to_owned()
 }

@@ -241,8 +241,12 @@ fn check_platform(platform: &Platform, key: &str) -> Check {
     for (j, target) in platform.targets.iter().enumerate() {
         uri(target, format!("{key}.targets[{j}]"))?;
     }
-    if platform.probe_interval.is_zero() {
-        return Err(invalid(format!("{key}.probe-interval"), "must be above 0"));
+    let probe = platform.probe_interval;
+    if !probe.is_zero() && probe < std::time::Duration::from_millis(100) {
+        return Err(invalid(
+            format!("{key}.probe-interval"),
+            "must be 0s (off) or at least 100ms",
+        ));
     }
     codecs(&platform.codecs, key)
 }

@@ -39,22 +39,82 @@ pub struct Metrics {
 
 /// Help text and type of each family, in output order.
 const FAMILIES: &[(&str, &str, &str)] = &[
-    ("sluice_sip_calls_total", "counter", "Calls received from trunks."),
-    ("sluice_sip_calls_answered_total", "counter", "Calls answered by a platform target."),
-    ("sluice_sip_call_failures_total", "counter", "Calls that ended without being answered, by cause."),
+    (
+        "sluice_sip_calls_total",
+        "counter",
+        "Calls received from trunks.",
+    ),
+    (
+        "sluice_sip_calls_answered_total",
+        "counter",
+        "Calls answered by a platform target.",
+    ),
+    (
+        "sluice_sip_call_failures_total",
+        "counter",
+        "Calls that ended without being answered, by cause.",
+    ),
     ("sluice_sip_active_calls", "gauge", "Calls in progress."),
-    ("sluice_sip_allowlist_drops_total", "counter", "Requests from sources outside every allowlist."),
-    ("sluice_sip_rate_limited_total", "counter", "Requests dropped by the per-source rate limit."),
-    ("sluice_sip_auth_failures_total", "counter", "Digest authentication failures, by trunk and reason."),
-    ("sluice_sip_lockouts_total", "counter", "Sources locked out after repeated digest failures."),
-    ("sluice_sip_target_failovers_total", "counter", "Targets given up on, by target and cause."),
-    ("sluice_sip_target_up", "gauge", "1 when the target answers OPTIONS probes."),
-    ("sluice_sip_options_rtt_seconds", "histogram", "OPTIONS probe round-trip time per target or trunk."),
-    ("sluice_sip_media_node_up", "gauge", "1 when the media node answers NG ping."),
-    ("sluice_sip_ttfa_seconds", "histogram", "INVITE received to the first media packet from the platform."),
-    ("sluice_sip_dtmf_total", "counter", "DTMF digits carried, by how."),
-    ("sluice_sip_transfers_total", "counter", "Transfers, by mode and result."),
-    ("sluice_sip_registrations_total", "counter", "Outbound REGISTER results, by trunk."),
+    (
+        "sluice_sip_allowlist_drops_total",
+        "counter",
+        "Requests from sources outside every allowlist.",
+    ),
+    (
+        "sluice_sip_rate_limited_total",
+        "counter",
+        "Requests dropped by the per-source rate limit.",
+    ),
+    (
+        "sluice_sip_auth_failures_total",
+        "counter",
+        "Digest authentication failures, by trunk and reason.",
+    ),
+    (
+        "sluice_sip_lockouts_total",
+        "counter",
+        "Sources locked out after repeated digest failures.",
+    ),
+    (
+        "sluice_sip_target_failovers_total",
+        "counter",
+        "Targets given up on, by target and cause.",
+    ),
+    (
+        "sluice_sip_target_up",
+        "gauge",
+        "1 when the target answers OPTIONS probes.",
+    ),
+    (
+        "sluice_sip_options_rtt_seconds",
+        "histogram",
+        "OPTIONS probe round-trip time per target or trunk.",
+    ),
+    (
+        "sluice_sip_media_node_up",
+        "gauge",
+        "1 when the media node answers NG ping.",
+    ),
+    (
+        "sluice_sip_ttfa_seconds",
+        "histogram",
+        "INVITE received to the first media packet from the platform.",
+    ),
+    (
+        "sluice_sip_dtmf_total",
+        "counter",
+        "DTMF digits carried, by how.",
+    ),
+    (
+        "sluice_sip_transfers_total",
+        "counter",
+        "Transfers, by mode and result.",
+    ),
+    (
+        "sluice_sip_registrations_total",
+        "counter",
+        "Outbound REGISTER results, by trunk.",
+    ),
 ];
 
 impl Metrics {
@@ -219,13 +279,25 @@ mod tests {
             Duration::from_millis(250),
         );
         let text = metrics.render();
-        assert!(text.contains("sluice_sip_calls_total{trunk=\"carrier\"} 3\n"), "{text}");
-        assert!(text.contains("sluice_sip_target_up{target=\"sip:a\\\"b\"} 1\n"), "{text}");
+        assert!(
+            text.contains("sluice_sip_calls_total{trunk=\"carrier\"} 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sluice_sip_target_up{target=\"sip:a\\\"b\"} 1\n"),
+            "{text}"
+        );
         assert!(text.contains("sluice_sip_ttfa_seconds_bucket{route=\"+1555\",le=\"0.2\"} 0\n"));
         assert!(text.contains("sluice_sip_ttfa_seconds_bucket{route=\"+1555\",le=\"0.3\"} 1\n"));
         assert!(text.contains("sluice_sip_ttfa_seconds_count{route=\"+1555\"} 1\n"));
         assert!(text.contains("# TYPE sluice_sip_ttfa_seconds histogram\n"));
-        assert_eq!(metrics.counter("sluice_sip_calls_total", &[("trunk", "carrier")]), 3);
-        assert_eq!(metrics.counter("sluice_sip_calls_total", &[("trunk", "x")]), 0);
+        assert_eq!(
+            metrics.counter("sluice_sip_calls_total", &[("trunk", "carrier")]),
+            3
+        );
+        assert_eq!(
+            metrics.counter("sluice_sip_calls_total", &[("trunk", "x")]),
+            0
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Operations: Prometheus metrics, CDR lines, the metrics HTTP endpoint.
 
 pub mod cdr;
+#[cfg(feature = "server")]
 pub mod http;
 pub mod metrics;
 

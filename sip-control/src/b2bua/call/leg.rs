@@ -46,7 +46,10 @@ pub(crate) fn to_tag(response: &Response) -> Option<String> {
 /// The body of a response when it is an SDP.
 pub(crate) fn sdp_body(response: &Response) -> Option<&[u8]> {
     let is_sdp = response.headers.iter().any(|h| match h {
-        Header::ContentType(ct) => ct.value().to_ascii_lowercase().starts_with("application/sdp"),
+        Header::ContentType(ct) => ct
+            .value()
+            .to_ascii_lowercase()
+            .starts_with("application/sdp"),
         _ => false,
     });
     (is_sdp && !response.body.is_empty()).then_some(response.body.as_slice())

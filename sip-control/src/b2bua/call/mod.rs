@@ -24,7 +24,6 @@ use rsipstack::transaction::transaction::Transaction;
 use super::{ActiveCall, Runtime, Shared};
 use crate::ops::Cdr;
 
-
 /// Everything a call needs about where it came from and where it goes.
 pub(crate) struct CallContext {
     pub shared: Arc<Shared>,
@@ -74,7 +73,7 @@ pub async fn run(shared: Arc<Shared>, runtime: Arc<Runtime>, mut tx: Transaction
         return;
     };
     cdr.did = number;
-    if request.body.is_empty() || !super::sdp_facts::is_valid(&request.body) {
+    if request.body.is_empty() || !crate::signal::sdp_facts::is_valid(&request.body) {
         // Late offer (an INVITE without SDP) is not supported yet.
         let _ = tx.reply(StatusCode::NotAcceptableHere).await;
         finish_unanswered(&shared, &mut cdr, "no-sdp", 488);

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::b2bua::sdp_facts;
 use crate::config::{Config, SrtpPolicy};
 use crate::media::commands::{
     self, AnswerParams, CodecOptions, Direction, DtmfDigit, OfferParams, SdpOptions,
@@ -14,6 +13,7 @@ use crate::media::commands::{
 use crate::media::nodes::call_hash;
 use crate::media::replies::{packets_from, reply_sdp};
 use crate::media::{MediaNodes, NodeId};
+use crate::signal::sdp_facts;
 
 use super::CallContext;
 
@@ -126,7 +126,12 @@ impl CallMedia {
 
     /// The answer of `to_tag` to `from_tag`'s offer; returns the SDP for
     /// `from_tag`'s party.
-    pub async fn answer(&self, from_tag: &str, to_tag: &str, sdp: &[u8]) -> Result<Vec<u8>, String> {
+    pub async fn answer(
+        &self,
+        from_tag: &str,
+        to_tag: &str,
+        sdp: &[u8],
+    ) -> Result<Vec<u8>, String> {
         let options = self.options_toward(from_tag);
         let params = AnswerParams {
             call_id: self.inner.call_id.clone(),
@@ -149,7 +154,12 @@ impl CallMedia {
 
     /// A new offer from an established party (re-INVITE); returns the SDP
     /// for the other party.
-    pub async fn reoffer(&self, from_tag: &str, to_tag: &str, sdp: &[u8]) -> Result<Vec<u8>, String> {
+    pub async fn reoffer(
+        &self,
+        from_tag: &str,
+        to_tag: &str,
+        sdp: &[u8],
+    ) -> Result<Vec<u8>, String> {
         let options = self.options_toward(to_tag);
         let params = OfferParams {
             call_id: self.inner.call_id.clone(),
@@ -167,7 +177,12 @@ impl CallMedia {
     }
 
     /// The answer to a re-INVITE offer.
-    pub async fn reanswer(&self, from_tag: &str, to_tag: &str, sdp: &[u8]) -> Result<Vec<u8>, String> {
+    pub async fn reanswer(
+        &self,
+        from_tag: &str,
+        to_tag: &str,
+        sdp: &[u8],
+    ) -> Result<Vec<u8>, String> {
         self.answer(from_tag, to_tag, sdp).await
     }
 
@@ -194,7 +209,12 @@ impl CallMedia {
     }
 
     /// Plays a digit to the party opposite `from_tag`.
-    pub async fn play_dtmf(&self, from_tag: &str, digit: char, duration_ms: u32) -> Result<(), String> {
+    pub async fn play_dtmf(
+        &self,
+        from_tag: &str,
+        digit: char,
+        duration_ms: u32,
+    ) -> Result<(), String> {
         let digit = DtmfDigit::try_from(digit).map_err(|e| e.to_string())?;
         let dict = commands::play_dtmf(&self.inner.call_id, from_tag, digit, duration_ms, 8);
         self.request(dict).await.map(|_| ())
@@ -202,7 +222,10 @@ impl CallMedia {
 
     /// Packets the node received from the party with this tag so far.
     pub async fn packets_from(&self, tag: &str) -> Option<u64> {
-        let reply = self.request(commands::query(&self.inner.call_id)).await.ok()?;
+        let reply = self
+            .request(commands::query(&self.inner.call_id))
+            .await
+            .ok()?;
         packets_from(&reply, tag)
     }
 
@@ -268,7 +291,11 @@ pub(crate) fn codec_policy(offered: &[String], platform: &[String]) -> CodecOpti
     let common = offered.iter().any(takes);
     CodecOptions {
         mask: unwanted,
-        transcode: if common { Vec::new() } else { platform.to_vec() },
+        transcode: if common {
+            Vec::new()
+        } else {
+            platform.to_vec()
+        },
         ..CodecOptions::default()
     }
 }

@@ -12,8 +12,8 @@ use super::leg::{sdp_body, sdp_headers, Leg};
 use super::ng::CallMedia;
 use super::transfer::{self, TransferOutcome};
 use super::{write_cdr, CallContext};
-use crate::b2bua::info_dtmf::{self, InfoFormat};
-use crate::b2bua::sdp_facts;
+use crate::signal::info_dtmf::{self, InfoFormat};
+use crate::signal::sdp_facts;
 
 /// How often the media node is asked for the platform's first packet.
 const TTFA_POLL: Duration = Duration::from_millis(20);
@@ -46,7 +46,10 @@ pub(super) async fn answered(
             return;
         }
     };
-    if let Err(error) = carrier.dialog.accept(Some(sdp_headers()), Some(carrier_sdp)) {
+    if let Err(error) = carrier
+        .dialog
+        .accept(Some(sdp_headers()), Some(carrier_sdp))
+    {
         tracing::warn!(call_id = %ctx.cdr.call_id, %error, "cannot answer the carrier");
     }
     platform.telephone_event = sdp_body(&response).is_some_and(sdp_facts::has_telephone_event);
@@ -138,7 +141,11 @@ async fn run(
 
 /// Polls the media node until the platform's first packet shows, then
 /// records time to first audio (from the carrier's INVITE).
-fn watch_first_audio(ctx: &CallContext, media: &CallMedia, tag: &str) -> oneshot::Receiver<Duration> {
+fn watch_first_audio(
+    ctx: &CallContext,
+    media: &CallMedia,
+    tag: &str,
+) -> oneshot::Receiver<Duration> {
     let (sender, receiver) = oneshot::channel();
     let media = media.clone();
     let tag = tag.to_owned();
@@ -150,7 +157,11 @@ fn watch_first_audio(ctx: &CallContext, media: &CallMedia, tag: &str) -> oneshot
         while Instant::now() < limit && !sender.is_closed() {
             if media.packets_from(&tag).await.unwrap_or(0) > 0 {
                 let elapsed = started.elapsed();
-                metrics.observe("sluice_sip_ttfa_seconds", &[("route", route.as_str())], elapsed);
+                metrics.observe(
+                    "sluice_sip_ttfa_seconds",
+                    &[("route", route.as_str())],
+                    elapsed,
+                );
                 let _ = sender.send(elapsed);
                 return;
             }
@@ -183,7 +194,10 @@ async fn relay_info(
     };
     let metrics = &ctx.shared.metrics;
     if to.telephone_event {
-        match media.play_dtmf(&from.ng_tag, digit.digit, digit.duration_ms).await {
+        match media
+            .play_dtmf(&from.ng_tag, digit.digit, digit.duration_ms)
+            .await
+        {
             Ok(()) => {
                 ctx.cdr.dtmf_digits += 1;
                 metrics.inc("sluice_sip_dtmf_total", &[("via", "info-to-rfc4733")]);
@@ -221,7 +235,7 @@ async fn forward_request(to: &Leg, request: &Request) -> StatusCode {
     let body = (!request.body.is_empty()).then(|| request.body.clone());
     match to
         .dialog
-        .request(request.method.clone(), Some(headers), body)
+        .request(request.method, Some(headers), body)
         .await
     {
         Ok(Some(response)) => response.status_code,
@@ -234,10 +248,20 @@ async fn forward_request(to: &Leg, request: &Request) -> StatusCode {
 /// new offer through the media node, re-INVITE of `to`, its answer back
 /// through the media node. A re-INVITE without SDP is a session refresh,
 /// answered with the current media unchanged.
-async fn reinvite(media: &CallMedia, from: &Leg, to: &Leg, request: Request, handle: TransactionHandle) {
+async fn reinvite(
+    media: &CallMedia,
+    from: &Leg,
+    to: &Leg,
+    request: Request,
+    handle: TransactionHandle,
+) {
     if request.body.is_empty() {
         let _ = handle
-            .respond(StatusCode::OK, Some(sdp_headers()), Some(media.last_sdp_for(&from.ng_tag)))
+            .respond(
+                StatusCode::OK,
+                Some(sdp_headers()),
+                Some(media.last_sdp_for(&from.ng_tag)),
+            )
             .await;
         return;
     }

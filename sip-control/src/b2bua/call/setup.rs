@@ -15,7 +15,8 @@ use rsipstack::transaction::transaction::Transaction;
 use super::leg::{sdp_body, sdp_headers, to_tag, Leg};
 use super::ng::CallMedia;
 use super::{finish_unanswered, session, CallContext};
-use crate::b2bua::{sdp_facts, uri};
+use crate::b2bua::uri;
+use crate::signal::sdp_facts;
 
 /// How one target attempt ended.
 enum Attempt {
@@ -82,8 +83,7 @@ pub(super) async fn run(mut ctx: CallContext, tx: Transaction) {
         finish_unanswered(&shared, &mut ctx.cdr, "no-route", 404);
         return;
     };
-    let media = match CallMedia::offer(&ctx, platform_index, &carrier.ng_tag, &request.body).await
-    {
+    let media = match CallMedia::offer(&ctx, platform_index, &carrier.ng_tag, &request.body).await {
         Ok(media) => media,
         Err(error) => {
             tracing::warn!(call_id = %ctx.cdr.call_id, %error, "no media node took the offer");
@@ -114,9 +114,7 @@ pub(super) async fn run(mut ctx: CallContext, tx: Transaction) {
                 );
             }
             Attempt::Final(code) => {
-                let _ = carrier
-                    .dialog
-                    .reject(Some(StatusCode::from(code)), None);
+                let _ = carrier.dialog.reject(Some(StatusCode::from(code)), None);
                 media.delete().await;
                 finish_unanswered(&shared, &mut ctx.cdr, "rejected", code);
                 return;
@@ -274,7 +272,9 @@ async fn early(carrier: &Leg, leg: &mut Leg, media: &CallMedia, response: &Respo
             match media.answer(&carrier.ng_tag, &tag, sdp).await {
                 Ok(carrier_sdp) => {
                     leg.ng_tag = tag;
-                    let _ = carrier.dialog.ringing(Some(sdp_headers()), Some(carrier_sdp));
+                    let _ = carrier
+                        .dialog
+                        .ringing(Some(sdp_headers()), Some(carrier_sdp));
                 }
                 Err(error) => {
                     tracing::warn!(%error, "early media answer failed; relaying 180");

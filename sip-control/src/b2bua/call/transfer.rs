@@ -18,7 +18,9 @@ use rsipstack::sip::{Header, Request, StatusCode, StatusCodeKind};
 use super::leg::{sdp_body, to_tag, Leg};
 use super::ng::CallMedia;
 use super::CallContext;
-use crate::b2bua::{sdp_facts, uri};
+use crate::b2bua::uri;
+use crate::signal::refer::refer_target;
+use crate::signal::sdp_facts;
 
 /// How long a queue may ring when `ring-timeout` is not set.
 const DEFAULT_QUEUE_RING: Duration = Duration::from_secs(60);
@@ -56,11 +58,16 @@ pub(super) async fn refer(
     let allowed = did.queues.iter().any(|queue| same_target(queue, &target));
     if !allowed {
         tracing::info!(call_id = %ctx.cdr.call_id, %target, "REFER to a target that is not a configured queue");
-        metrics.inc("sluice_sip_transfers_total", &[("mode", "bridge"), ("result", "forbidden")]);
+        metrics.inc(
+            "sluice_sip_transfers_total",
+            &[("mode", "bridge"), ("result", "forbidden")],
+        );
         let _ = handle.reply(StatusCode::Forbidden).await;
         return TransferOutcome::Failed;
     }
-    let _ = handle.reply(StatusCode::Other(202, "Accepted".into())).await;
+    let _ = handle
+        .reply(StatusCode::Other(202, "Accepted".into()))
+        .await;
     notify(platform, 100, "Trying", false).await;
 
     let outcome = bridge(ctx, media, carrier, platform, &target).await;
@@ -70,7 +77,10 @@ pub(super) async fn refer(
         TransferOutcome::Ended(_) => "ended",
     };
     ctx.cdr.transfer = Some(format!("{target}: {result}"));
-    metrics.inc("sluice_sip_transfers_total", &[("mode", "bridge"), ("result", result)]);
+    metrics.inc(
+        "sluice_sip_transfers_total",
+        &[("mode", "bridge"), ("result", result)],
+    );
     outcome
 }
 
@@ -126,7 +136,12 @@ async fn bridge(
         telephone_event: false,
         role: "queue",
     };
-    let ring = ctx.runtime.config.sip.ring_timeout.unwrap_or(DEFAULT_QUEUE_RING);
+    let ring = ctx
+        .runtime
+        .config
+        .sip
+        .ring_timeout
+        .unwrap_or(DEFAULT_QUEUE_RING);
     let deadline = Instant::now() + ring;
     let mut platform_gone = false;
     let status = loop {
@@ -225,18 +240,6 @@ fn reason(code: u16) -> &'static str {
     }
 }
 
-/// The URI inside a Refer-To value (`<sip:q@h>;param` or `sip:q@h`),
-/// without URI headers (`?Replaces=...`).
-pub(crate) fn refer_target(value: &str) -> Option<String> {
-    let value = value.trim();
-    let inner = match value.strip_prefix('<') {
-        Some(rest) => rest.split('>').next()?,
-        None => value.split(';').next()?,
-    };
-    let uri = inner.split('?').next()?.trim();
-    (uri.starts_with("sip:") || uri.starts_with("sips:")).then(|| uri.to_owned())
-}
-
 /// Whether two SIP URIs name the same user at the same host and port.
 fn same_target(configured: &str, requested: &str) -> bool {
     let (Some(a), Some(b)) = (uri::parse(configured), uri::parse(requested)) else {
@@ -250,22 +253,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn refer_to_values_give_the_bare_uri() {
-        assert_eq!(refer_target("<sip:queue@127.0.0.1:5100>").as_deref(), Some("sip:queue@127.0.0.1:5100"));
-        assert_eq!(
-            refer_target("<sip:q@h?Replaces=abc%3Bto-tag%3D1>;method=INVITE").as_deref(),
-            Some("sip:q@h")
-        );
-        assert_eq!(refer_target("sip:q@h;transport=udp").as_deref(), Some("sip:q@h"));
-        assert_eq!(refer_target("<tel:+15551234>"), None);
-        assert_eq!(refer_target(""), None);
-    }
-
-    #[test]
     fn queues_match_by_user_host_and_port() {
-        assert!(same_target("sip:queue@127.0.0.1:5100", "sip:queue@127.0.0.1:5100"));
-        assert!(!same_target("sip:queue@127.0.0.1:5100", "sip:other@127.0.0.1:5100"));
-        assert!(!same_target("sip:queue@127.0.0.1:5100", "sip:queue@127.0.0.1:5101"));
+        assert!(same_target(
+            "sip:queue@127.0.0.1:5100",
+            "sip:queue@127.0.0.1:5100"
+        ));
+        assert!(!same_target(
+            "sip:queue@127.0.0.1:5100",
+            "sip:other@127.0.0.1:5100"
+        ));
+        assert!(!same_target(
+            "sip:queue@127.0.0.1:5100",
+            "sip:queue@127.0.0.1:5101"
+        ));
         assert!(!same_target("sip:queue@127.0.0.1:5100", "garbage"));
     }
 }

@@ -24,7 +24,11 @@ pub fn audio_codecs(sdp: &[u8]) -> Vec<String> {
         return Vec::new();
     };
     let mut names: Vec<String> = Vec::new();
-    for section in session.media().iter().filter(|s| s.kind().eq_ignore_ascii_case("audio")) {
+    for section in session
+        .media()
+        .iter()
+        .filter(|s| s.kind().eq_ignore_ascii_case("audio"))
+    {
         let maps: Vec<_> = section.rtpmap().collect();
         for format in section.formats() {
             let Ok(pt) = format.parse::<u8>() else {
@@ -37,7 +41,8 @@ pub fn audio_codecs(sdp: &[u8]) -> Vec<String> {
                     None => continue,
                 },
             };
-            let skip = name.eq_ignore_ascii_case("telephone-event") || name.eq_ignore_ascii_case("CN");
+            let skip =
+                name.eq_ignore_ascii_case("telephone-event") || name.eq_ignore_ascii_case("CN");
             if !skip && !names.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
                 names.push(name);
             }
@@ -72,7 +77,8 @@ mod tests {
 
     const WITH_TE: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
         m=audio 4000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
-    const WITHOUT_TE: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+    const WITHOUT_TE: &str =
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
         m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
 
     #[test]

@@ -121,10 +121,22 @@ mod tests {
     #[test]
     fn normalizes_national_international_and_formatted_numbers() {
         let router = Router::new(&[], &nanp());
-        assert_eq!(router.normalize("5551230001").as_deref(), Some("+15551230001"));
-        assert_eq!(router.normalize("15551230001").as_deref(), Some("+15551230001"));
-        assert_eq!(router.normalize("011442071234567").as_deref(), Some("+442071234567"));
-        assert_eq!(router.normalize("+1 (555) 123-0001;npdi").as_deref(), Some("+15551230001"));
+        assert_eq!(
+            router.normalize("5551230001").as_deref(),
+            Some("+15551230001")
+        );
+        assert_eq!(
+            router.normalize("15551230001").as_deref(),
+            Some("+15551230001")
+        );
+        assert_eq!(
+            router.normalize("011442071234567").as_deref(),
+            Some("+442071234567")
+        );
+        assert_eq!(
+            router.normalize("+1 (555) 123-0001;npdi").as_deref(),
+            Some("+15551230001")
+        );
         assert_eq!(router.normalize("agent"), None);
         assert_eq!(router.normalize(""), None);
         assert_eq!(router.normalize("+"), None);
@@ -133,14 +145,20 @@ mod tests {
     #[test]
     fn without_a_numbering_plan_digits_stay_as_dialed() {
         let router = Router::new(&[], &Numbering::default());
-        assert_eq!(router.normalize("5551230001").as_deref(), Some("5551230001"));
+        assert_eq!(
+            router.normalize("5551230001").as_deref(),
+            Some("5551230001")
+        );
     }
 
     #[test]
     fn exact_numbers_win_over_prefixes_and_longer_prefixes_over_shorter() {
         let dids = [did("+1555*"), did("+15551230001"), did("+155512*")];
         let router = Router::new(&dids, &nanp());
-        assert_eq!(router.route(&[Some("5551230001")]), Some((1, "+15551230001".to_owned())));
+        assert_eq!(
+            router.route(&[Some("5551230001")]),
+            Some((1, "+15551230001".to_owned()))
+        );
         assert_eq!(router.route(&[Some("5551239999")]).map(|r| r.0), Some(2));
         assert_eq!(router.route(&[Some("5559999999")]).map(|r| r.0), Some(0));
         assert_eq!(router.route(&[Some("4155550000")]), None);

@@ -117,14 +117,35 @@ mod tests {
     #[test]
     fn dtmf_relay_bodies_give_digit_and_clamped_duration() {
         let parsed = parse(InfoFormat::DtmfRelay, b"Signal=5\r\nDuration=160\r\n");
-        assert_eq!(parsed, Some(InfoDigit { digit: '5', duration_ms: 160 }));
+        assert_eq!(
+            parsed,
+            Some(InfoDigit {
+                digit: '5',
+                duration_ms: 160
+            })
+        );
         let parsed = parse(InfoFormat::DtmfRelay, b"signal = #\nduration= 40\n");
-        assert_eq!(parsed, Some(InfoDigit { digit: '#', duration_ms: 100 }));
+        assert_eq!(
+            parsed,
+            Some(InfoDigit {
+                digit: '#',
+                duration_ms: 100
+            })
+        );
         let parsed = parse(InfoFormat::DtmfRelay, b"Signal=11\r\nDuration=99999\r\n");
-        assert_eq!(parsed, Some(InfoDigit { digit: '#', duration_ms: 5000 }));
+        assert_eq!(
+            parsed,
+            Some(InfoDigit {
+                digit: '#',
+                duration_ms: 5000
+            })
+        );
         assert_eq!(parse(InfoFormat::DtmfRelay, b"Duration=100\r\n"), None);
         assert_eq!(parse(InfoFormat::DtmfRelay, b"Signal=16\r\n"), None);
-        assert_eq!(parse(InfoFormat::DtmfRelay, b"Signal=5\r\nDuration=x\r\n"), None);
+        assert_eq!(
+            parse(InfoFormat::DtmfRelay, b"Signal=5\r\nDuration=x\r\n"),
+            None
+        );
     }
 
     #[test]
@@ -140,9 +161,15 @@ mod tests {
     #[test]
     fn content_types_and_bodies_round_trip() {
         let ct = "Application/DTMF-Relay; charset=utf-8";
-        assert_eq!(InfoFormat::from_content_type(ct), Some(InfoFormat::DtmfRelay));
+        assert_eq!(
+            InfoFormat::from_content_type(ct),
+            Some(InfoFormat::DtmfRelay)
+        );
         assert_eq!(InfoFormat::from_content_type("application/sdp"), None);
-        let digit = InfoDigit { digit: '*', duration_ms: 250 };
+        let digit = InfoDigit {
+            digit: '*',
+            duration_ms: 250,
+        };
         for format in [InfoFormat::DtmfRelay, InfoFormat::Dtmf] {
             let text = body(format, digit);
             assert_eq!(parse(format, text.as_bytes()).map(|d| d.digit), Some('*'));

@@ -1,0 +1,54 @@
+//! The SIP values sip-control reads itself: INFO DTMF bodies (both content
+//! types), Refer-To values, SDP bodies (codec list, telephone-event) and
+//! dialled numbers (E.164 normalization and DID lookup). Whatever they get,
+//! they return a value or `None`, and what they return is well-formed.
+//!
+//! Run with `cargo fuzz run sip_values` from `sip-control`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use sip_control::config::{Did, Numbering, TransferMode};
+use sip_control::signal::info_dtmf::{self, InfoFormat};
+use sip_control::signal::refer::refer_target;
+use sip_control::signal::routing::Router;
+use sip_control::signal::sdp_facts;
+
+fuzz_target!(|data: &[u8]| {
+    for format in [InfoFormat::DtmfRelay, InfoFormat::Dtmf] {
+        if let Some(digit) = info_dtmf::parse(format, data) {
+            assert!(matches!(digit.digit, '0'..='9' | '*' | '#' | 'A'..='D'));
+            assert!((100..=5000).contains(&digit.duration_ms));
+            let again = info_dtmf::parse(format, info_dtmf::body(format, digit).as_bytes());
+            assert_eq!(again.map(|d| d.digit), Some(digit.digit));
+        }
+    }
+    let _ = sdp_facts::has_telephone_event(data);
+    for codec in sdp_facts::audio_codecs(data) {
+        assert!(!codec.is_empty());
+    }
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = InfoFormat::from_content_type(text);
+    if let Some(uri) = refer_target(text) {
+        assert!(uri.starts_with("sip:") || uri.starts_with("sips:"));
+        assert!(!uri.contains('>') && !uri.contains('?'));
+    }
+    let dids = [Did {
+        number: "+1555*".to_owned(),
+        platform: "ai".to_owned(),
+        queues: Vec::new(),
+        transfer: TransferMode::Bridge,
+    }];
+    let numbering = Numbering {
+        country_code: Some("1".to_owned()),
+        national_prefix: Some("1".to_owned()),
+        international_prefix: Some("011".to_owned()),
+    };
+    let router = Router::new(&dids, &numbering);
+    if let Some(number) = router.normalize(text) {
+        assert!(number.starts_with('+'));
+        assert!(number[1..].bytes().all(|b| b.is_ascii_digit()));
+    }
+    let _ = router.route(&[Some(text), None]);
+});

@@ -1,0 +1,12 @@
+//! Sans-IO readers of the SIP values sip-control interprets itself, and
+//! the routing of dialled numbers. No SIP stack, no runtime: fuzzed as is.
+//!
+//! - [`routing`]: DID normalization (E.164) and lookup.
+//! - [`info_dtmf`]: DTMF in SIP INFO bodies, both content types.
+//! - [`sdp_facts`]: codecs and telephone-event in an SDP body.
+//! - [`refer`]: the target URI of a `Refer-To` header.
+
+pub mod info_dtmf;
+pub mod refer;
+pub mod routing;
+pub mod sdp_facts;
