@@ -291,7 +291,10 @@ pub fn workspace_binary(package: &str, env_override: &str) -> PathBuf {
     let status = cmd
         .status()
         .unwrap_or_else(|e| panic!("running cargo to build {package}: {e}"));
-    assert!(status.success(), "cargo build -p {package} failed ({status})");
+    assert!(
+        status.success(),
+        "cargo build -p {package} failed ({status})"
+    );
     let bin = profile_dir.join(package);
     assert!(
         bin.is_file(),

@@ -35,13 +35,20 @@ pub struct ControlConfig {
     pub platform_codecs: Vec<String>,
     /// Extra lines for the `[sip]` table (`target-timeout = "1s"`).
     pub sip_extra: Vec<String>,
+    /// Extra lines for the `[[platform]]` table (`probe-interval = "0s"`).
+    pub platform_extra: Vec<String>,
     /// Extra lines for the `[security]` table.
     pub security_extra: Vec<String>,
 }
 
 impl ControlConfig {
     /// A config for one trunk allowlisting 127.0.0.0/8, one DID.
-    pub fn new(sip_port: u16, metrics_port: u16, targets: Vec<String>, nodes: Vec<SocketAddr>) -> Self {
+    pub fn new(
+        sip_port: u16,
+        metrics_port: u16,
+        targets: Vec<String>,
+        nodes: Vec<SocketAddr>,
+    ) -> Self {
         ControlConfig {
             sip_port,
             metrics_port,
@@ -53,6 +60,7 @@ impl ControlConfig {
             did: "+15551230001".to_owned(),
             platform_codecs: Vec::new(),
             sip_extra: Vec::new(),
+            platform_extra: Vec::new(),
             security_extra: Vec::new(),
         }
     }
@@ -84,10 +92,14 @@ impl ControlConfig {
             ));
         }
         text.push_str(&format!(
-            "\n[[platform]]\nname = \"ai\"\ntargets = [{}]\ncodecs = [{}]\nprobe-interval = \"1s\"\n",
+            "\n[[platform]]\nname = \"ai\"\ntargets = [{}]\ncodecs = [{}]\n",
             list(&self.targets),
             list(&self.platform_codecs)
         ));
+        for line in &self.platform_extra {
+            text.push_str(line);
+            text.push('\n');
+        }
         text.push_str(&format!(
             "\n[[did]]\nnumber = {:?}\nplatform = \"ai\"\nqueues = [{}]\n",
             self.did,
@@ -95,7 +107,9 @@ impl ControlConfig {
         ));
         text.push_str("\n[media]\nnodes = [\n");
         for (i, node) in self.nodes.iter().enumerate() {
-            text.push_str(&format!("  {{ name = \"node{i}\", address = \"{node}\" }},\n"));
+            text.push_str(&format!(
+                "  {{ name = \"node{i}\", address = \"{node}\" }},\n"
+            ));
         }
         text.push_str("]\nping-interval = \"500ms\"\n\n[security]\n");
         for line in &self.security_extra {
@@ -115,6 +129,7 @@ impl ControlConfig {
 #[derive(Debug)]
 pub struct SipControl {
     proc: Proc,
+    sip_port: u16,
     metrics: SocketAddr,
     config_path: PathBuf,
     cdr: PathBuf,
@@ -125,7 +140,10 @@ impl SipControl {
     /// its SIP port is bound.
     pub fn start(dir: &TempDir, config: &ControlConfig) -> Self {
         let cdr = dir.join(&format!("cdr-{}.jsonl", config.sip_port));
-        let config_path = dir.write(&format!("sip-control-{}.toml", config.sip_port), config.render(&cdr));
+        let config_path = dir.write(
+            &format!("sip-control-{}.toml", config.sip_port),
+            config.render(&cdr),
+        );
         let mut cmd = Command::new(workspace_binary("sip-control", "SLUICE_SIP_CONTROL"));
         cmd.arg("--config")
             .arg(&config_path)
@@ -139,17 +157,29 @@ impl SipControl {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !udp_port_bound(config.sip_port) {
             if let Some(status) = proc.try_status() {
-                panic!("sip-control exited at start-up ({status}):\n{}", proc.log_tail(40));
+                panic!(
+                    "sip-control exited at start-up ({status}):\n{}",
+                    proc.log_tail(40)
+                );
             }
-            assert!(Instant::now() < deadline, "sip-control did not listen within 20 s");
+            assert!(
+                Instant::now() < deadline,
+                "sip-control did not listen within 20 s"
+            );
             thread::sleep(Duration::from_millis(20));
         }
         SipControl {
             proc,
+            sip_port: config.sip_port,
             metrics: SocketAddr::from(([127, 0, 0, 1], config.metrics_port)),
             config_path,
             cdr,
         }
+    }
+
+    /// The SIP port (UDP and TCP on 127.0.0.1).
+    pub fn sip_port(&self) -> u16 {
+        self.sip_port
     }
 
     /// The config file (rewrite it and call [`SipControl::reload`]).
@@ -164,7 +194,8 @@ impl SipControl {
 
     /// The `/metrics` text.
     pub fn metrics_text(&self) -> String {
-        let Ok(mut stream) = TcpStream::connect_timeout(&self.metrics, Duration::from_secs(2)) else {
+        let Ok(mut stream) = TcpStream::connect_timeout(&self.metrics, Duration::from_secs(2))
+        else {
             return String::new();
         };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
