@@ -9,6 +9,8 @@
 //! - [`media`]: ffmpeg senders/receivers, `sox stat`, WAV alignment and SNR.
 //! - [`dtmf`]: tshark decoding RFC 4733 events, media-core's DTMF log.
 //! - [`sip`]: Kamailio with its rtpengine module, and SIPp.
+//! - [`sipp`]: SIPp running the scenario files of `tests/sipp/`, bounded,
+//!   with parsed call statistics.
 //! - [`rtp`]: plain-socket RTP streams with full accounting.
 //! - [`peers`]: skipping (or failing in CI) when a peer is not installed.
 //! - [`proc`]: processes stopped by PID on drop, temporary directories.
@@ -28,6 +30,7 @@ pub mod relay;
 pub mod rtp;
 pub mod sdp;
 pub mod sip;
+pub mod sipp;
 
 pub use peers::require;
 pub use ports::PortBlock;
