@@ -9,14 +9,16 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 # Debian packages: the real peers the interop tests run against (and
-# espeak-ng, the voice the DTMF talk-off test speaks with), the C
-# toolchain cargo links with, cmake (opusic-sys builds its bundled libopus
-# with it), and for the XDP program: the LLVM 22 that
-# bpf-linker is built against (llvm-22-dev, from bookworm-security) and
-# bpftool for inspecting loaded programs and maps.
+# sipvicious, the scanners sip-control must teach nothing; espeak-ng, the
+# voice the DTMF talk-off test speaks with), the C toolchain cargo links
+# with, cmake (opusic-sys builds its bundled libopus with it), and for the
+# XDP program: the LLVM 22 that bpf-linker is built against (llvm-22-dev,
+# from bookworm-security) and bpftool for inspecting loaded programs and
+# maps.
 PACKAGES=(
     rtpengine-daemon
     sip-tester
+    sipvicious
     kamailio
     ffmpeg
     sox

@@ -10,6 +10,8 @@
 //! - [`dtmf`]: tshark decoding RFC 4733 events, media-core's DTMF log.
 //! - [`sip`]: Kamailio with its rtpengine module, and SIPp.
 //! - [`sip_control`]: the B2BUA under test, its config, metrics and CDRs.
+//! - [`sipp`]: SIPp running the scenario files of `tests/sipp/`, bounded,
+//!   with parsed call statistics.
 //! - [`rtp`]: plain-socket RTP streams with full accounting.
 //! - [`peers`]: skipping (or failing in CI) when a peer is not installed.
 //! - [`proc`]: processes stopped by PID on drop, temporary directories.
@@ -30,6 +32,7 @@ pub mod rtp;
 pub mod sdp;
 pub mod sip;
 pub mod sip_control;
+pub mod sipp;
 
 pub use peers::require;
 pub use ports::PortBlock;
