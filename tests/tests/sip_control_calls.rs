@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sluice_tests::dtmf::{digits, Capture};
+use sluice_tests::dtmf::{digit_char, digits, Capture};
 use sluice_tests::relay::{RelayKind, RelayOptions};
 use sluice_tests::sip_control::{ControlConfig, SipControl};
 use sluice_tests::sipp::Sipp;
@@ -89,7 +89,12 @@ impl Bed {
 
     fn one_cdr(&self) -> Value {
         let cdrs = self.control.wait_cdrs(1, Duration::from_secs(10));
-        assert_eq!(cdrs.len(), 1, "CDRs: {cdrs:?}\n{}", self.control.log_tail(40));
+        assert_eq!(
+            cdrs.len(),
+            1,
+            "CDRs: {cdrs:?}\n{}",
+            self.control.log_tail(40)
+        );
         cdrs[0].clone()
     }
 }
@@ -105,7 +110,9 @@ fn target_ports(ports: &mut PortBlock, n: usize) -> (Vec<u16>, Vec<String>) {
 }
 
 fn no_probes(config: &mut ControlConfig) {
-    config.platform_extra.push("probe-interval = \"0s\"".to_owned());
+    config
+        .platform_extra
+        .push("probe-interval = \"0s\"".to_owned());
 }
 
 fn two_way_media(test: &str, kind: RelayKind) {
@@ -129,11 +136,20 @@ fn two_way_media(test: &str, kind: RelayKind) {
     let to_carrier = Capture::start(&bed.dir, carrier_media, Duration::from_secs(20));
     let started = Instant::now();
     let run = carrier.hold(Duration::from_secs(3)).run(&bed.dir);
-    assert!(run.all_ok(), "carrier:\n{}\n{}", run.diagnostics(), bed.control.log_tail(40));
+    assert!(
+        run.all_ok(),
+        "carrier:\n{}\n{}",
+        run.diagnostics(),
+        bed.control.log_tail(40)
+    );
     let at_platform = to_platform.finish(&bed.dir, EVENT_PT);
     let at_carrier = to_carrier.finish(&bed.dir, EVENT_PT);
     let platform_run = platform.finish(Duration::from_secs(5));
-    assert!(platform_run.all_ok(), "platform:\n{}", platform_run.diagnostics());
+    assert!(
+        platform_run.all_ok(),
+        "platform:\n{}",
+        platform_run.diagnostics()
+    );
 
     // 3 s of 30 ms PCMA each way, through the relay.
     for (side, packets) in [("platform", &at_platform), ("carrier", &at_carrier)] {
@@ -142,7 +158,10 @@ fn two_way_media(test: &str, kind: RelayKind) {
     }
     let cdr = bed.one_cdr();
     assert_eq!(cdr["end"], "carrier-bye", "{cdr}");
-    assert_eq!(cdr["target"], format!("sip:agent@127.0.0.1:{platform_port}"));
+    assert_eq!(
+        cdr["target"],
+        format!("sip:agent@127.0.0.1:{platform_port}")
+    );
     assert_eq!(cdr["failovers"], 0);
     let ttfa = cdr["ttfa_ms"].as_u64().expect("TTFA measured");
     assert!(ttfa <= started.elapsed().as_millis() as u64, "{cdr}");
@@ -180,22 +199,46 @@ fn info_dtmf_becomes_rfc4733(test: &str, kind: RelayKind) {
     let platform_media = bed.ports.take(4);
     // The INFOs come 1 s into the call, once both sides send audio
     // (rtpengine plays DTMF only into a stream it has seen).
-    let platform = Sipp::uas("platform_uas_info_dtmf", addr(platform_port), platform_media)
-        .hold(Duration::from_secs(1))
-        .start(&bed.dir);
+    let platform = Sipp::uas(
+        "platform_uas_info_dtmf",
+        addr(platform_port),
+        platform_media,
+    )
+    .hold(Duration::from_secs(1))
+    .start(&bed.dir);
     let (carrier, carrier_media) = bed.carrier("carrier_uac");
     let to_carrier = Capture::start(&bed.dir, carrier_media, Duration::from_secs(20));
     let run = carrier.hold(Duration::from_secs(3)).run(&bed.dir);
-    assert!(run.all_ok(), "carrier:\n{}\n{}", run.diagnostics(), bed.control.log_tail(40));
+    assert!(
+        run.all_ok(),
+        "carrier:\n{}\n{}",
+        run.diagnostics(),
+        bed.control.log_tail(40)
+    );
     let at_carrier = to_carrier.finish(&bed.dir, EVENT_PT);
     let platform_run = platform.finish(Duration::from_secs(5));
-    assert!(platform_run.all_ok(), "platform:\n{}", platform_run.diagnostics());
-    assert_eq!(platform_run.counter("infos_ok"), 2, "both INFOs answered 200");
-    let got: Vec<char> = digits(&at_carrier).iter().map(|d| d.digit).collect();
+    assert!(
+        platform_run.all_ok(),
+        "platform:\n{}",
+        platform_run.diagnostics()
+    );
+    assert_eq!(
+        platform_run.counter("infos_ok"),
+        2,
+        "both INFOs answered 200"
+    );
+    let got: Vec<char> = digits(&at_carrier)
+        .iter()
+        .map(|d| digit_char(d.event))
+        .collect();
     assert_eq!(got, ['5', '7'], "RFC 4733 digits at the carrier");
     let cdr = bed.one_cdr();
     assert_eq!(cdr["dtmf_digits"], 2, "{cdr}");
-    assert_eq!(bed.control.metric("sluice_sip_dtmf_total{via=\"info-to-rfc4733\"}"), 2.0);
+    assert_eq!(
+        bed.control
+            .metric("sluice_sip_dtmf_total{via=\"info-to-rfc4733\"}"),
+        2.0
+    );
 }
 
 #[test]
@@ -229,10 +272,18 @@ fn carrier_rfc4733_digits_reach_the_platform() {
     let (carrier, _) = bed.carrier("carrier_uac_dtmf");
     let to_platform = Capture::start(&bed.dir, platform_media, Duration::from_secs(20));
     let run = carrier.hold(Duration::from_millis(500)).run(&bed.dir);
-    assert!(run.all_ok(), "carrier:\n{}\n{}", run.diagnostics(), bed.control.log_tail(40));
+    assert!(
+        run.all_ok(),
+        "carrier:\n{}\n{}",
+        run.diagnostics(),
+        bed.control.log_tail(40)
+    );
     let at_platform = to_platform.finish(&bed.dir, EVENT_PT);
     let _ = platform.finish(Duration::from_secs(5));
-    let got: Vec<char> = digits(&at_platform).iter().map(|d| d.digit).collect();
+    let got: Vec<char> = digits(&at_platform)
+        .iter()
+        .map(|d| digit_char(d.event))
+        .collect();
     assert_eq!(got, ['1'], "the carrier's digit at the platform");
 }
 
@@ -259,15 +310,27 @@ fn failover_passes_a_silent_target_and_a_503_target() {
     let (carrier, _) = bed.carrier("carrier_uac");
     let started = Instant::now();
     let run = carrier.hold(Duration::from_millis(500)).run(&bed.dir);
-    assert!(run.all_ok(), "carrier:\n{}\n{}", run.diagnostics(), bed.control.log_tail(40));
+    assert!(
+        run.all_ok(),
+        "carrier:\n{}\n{}",
+        run.diagnostics(),
+        bed.control.log_tail(40)
+    );
     let cdr = bed.one_cdr();
-    assert_eq!(cdr["target"], format!("sip:agent@127.0.0.1:{}", ports_of_targets[2]), "{cdr}");
+    assert_eq!(
+        cdr["target"],
+        format!("sip:agent@127.0.0.1:{}", ports_of_targets[2]),
+        "{cdr}"
+    );
     assert_eq!(cdr["failovers"], 2, "{cdr}");
     // One target-timeout (1 s) for the silent target, not Timer B (32 s).
     let answer = cdr["answer_after_ms"].as_u64().expect("answered");
     assert!(answer < 3000, "answered after {answer} ms");
     assert!(started.elapsed() < Duration::from_secs(15));
-    assert_eq!(refusing.finish(Duration::from_secs(5)).counter("refused"), 1);
+    assert_eq!(
+        refusing.finish(Duration::from_secs(5)).counter("refused"),
+        1
+    );
     assert!(platform.finish(Duration::from_secs(5)).all_ok());
     let failovers = bed.control.metric("sluice_sip_target_failovers_total");
     assert_eq!(failovers, 2.0);

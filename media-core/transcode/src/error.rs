@@ -51,8 +51,9 @@ pub enum DtmfError {
     /// Volume above 63 (-dBm0).
     #[error("DTMF volume {0} out of range 0..=63")]
     Volume(u8),
-    /// An injected event is still playing toward that leg.
-    #[error("a DTMF event is already playing toward leg {0}")]
+    /// Toward that leg one event plays and the queue of digits waiting
+    /// behind it is full.
+    #[error("16 DTMF digits are already waiting toward leg {0}")]
     Busy(usize),
 }
 

@@ -122,6 +122,41 @@ pub struct Direction {
     tone_due: Option<Instant>,
     tone_next_ts: Option<u64>,
     injection: Option<Injection>,
+    /// `play DTMF` digits waiting for the one playing to end, in order.
+    queued: DigitQueue,
+}
+
+/// Digits asked for while another plays (code, duration ms, volume): a
+/// platform sending "1234#" as five SIP INFOs gets five events in a row.
+#[derive(Debug, Default)]
+struct DigitQueue {
+    slots: [(u8, u32, u8); DIGIT_QUEUE],
+    head: usize,
+    len: usize,
+}
+
+/// Digits a direction holds beyond the one playing.
+const DIGIT_QUEUE: usize = 16;
+
+impl DigitQueue {
+    fn push(&mut self, digit: (u8, u32, u8)) -> bool {
+        if self.len == DIGIT_QUEUE {
+            return false;
+        }
+        self.slots[(self.head + self.len) % DIGIT_QUEUE] = digit;
+        self.len += 1;
+        true
+    }
+
+    fn pop(&mut self) -> Option<(u8, u32, u8)> {
+        if self.len == 0 {
+            return None;
+        }
+        let digit = self.slots[self.head];
+        self.head = (self.head + 1) % DIGIT_QUEUE;
+        self.len -= 1;
+        Some(digit)
+    }
 }
 
 /// Validates one direction of a plan (also used by `update` before
@@ -250,6 +285,7 @@ impl Direction {
             tone_due: None,
             tone_next_ts: None,
             injection: None,
+            queued: DigitQueue::default(),
         })
     }
 
@@ -963,10 +999,30 @@ impl Direction {
         volume: u8,
         ctx: &mut Ctx<'_, S>,
     ) -> Result<(), DtmfError> {
-        let digit = dtmf::check_play(code, duration_ms, volume)?;
+        dtmf::check_play(code, duration_ms, volume)?;
         if self.injection.is_some() {
-            return Err(DtmfError::Busy(1 - self.from));
+            // Played when the current one ends (see `poll_injection`).
+            return if self.queued.push((code, duration_ms, volume)) {
+                Ok(())
+            } else {
+                Err(DtmfError::Busy(1 - self.from))
+            };
         }
+        self.start_injection(code, duration_ms, volume, ctx);
+        Ok(())
+    }
+
+    /// Starts playing a checked digit now.
+    fn start_injection<S: Sink>(
+        &mut self,
+        code: u8,
+        duration_ms: u32,
+        volume: u8,
+        ctx: &mut Ctx<'_, S>,
+    ) {
+        let Ok(digit) = dtmf::check_play(code, duration_ms, volume) else {
+            return;
+        };
         self.fifo.clear();
         let start_ts = ctx.out.now_ts(ctx.now);
         self.injection = match self.plan.output_dtmf {
@@ -981,7 +1037,6 @@ impl Direction {
                 start_ts,
             }),
         };
-        Ok(())
     }
 
     fn poll_injection<S: Sink>(&mut self, ctx: &mut Ctx<'_, S>) {
@@ -1069,6 +1124,9 @@ impl Direction {
             self.injection = None;
             ctx.out.advance_to(end);
             ctx.out.reanchor();
+            if let Some((code, duration_ms, volume)) = self.queued.pop() {
+                self.start_injection(code, duration_ms, volume, ctx);
+            }
         }
     }
 

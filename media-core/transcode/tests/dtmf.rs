@@ -217,7 +217,6 @@ fn play_dtmf_events() {
             assert_eq!(t.play_dtmf(1, 16, 200, 10, now), Err(DtmfError::Code(16)));
             assert_eq!(t.play_dtmf(0, 3, 200, 10, now), Err(DtmfError::NoStream(0)));
             t.play_dtmf_with(1, 3, 200, 10, now, &mut s).expect("plays");
-            assert_eq!(t.play_dtmf(1, 3, 200, 10, now), Err(DtmfError::Busy(1)));
         }
         t.poll(now, &mut s);
         t.push_rtp(0, p, now, &mut s);
@@ -261,6 +260,51 @@ fn play_dtmf_events() {
 }
 
 /// `play DTMF` toward a leg without telephone-event: in-band tones.
+/// Digits asked for while one plays are played after it, in order, each
+/// its own event; 16 may wait, the 17th is refused.
+#[test]
+fn play_dtmf_queues_digits_behind_the_one_playing() {
+    let mut d = dir(AudioCodec::Pcmu, opus(), 20);
+    d.output_dtmf = te(110, 48000);
+    let t0 = Instant::now();
+    let mut t = transcoder(&one_way(d), t0);
+    let mut s = Collect::default();
+    let audio = pcmu_packets(&sine(400.0, 3000.0, 8000, 0, 160 * 150), 1, 0, 5, 160);
+    let mut now = t0;
+    for (k, p) in audio.iter().enumerate() {
+        if k == 5 {
+            t.play_dtmf_with(1, 3, 100, 10, now, &mut s).expect("plays");
+            t.play_dtmf(1, 4, 100, 10, now).expect("queued");
+            t.play_dtmf(1, 11, 100, 10, now).expect("queued");
+        }
+        if k == 6 {
+            for _ in 0..14 {
+                t.play_dtmf(1, 1, 100, 10, now).expect("queued");
+            }
+            assert_eq!(t.play_dtmf(1, 1, 100, 10, now), Err(DtmfError::Busy(1)));
+        }
+        t.poll(now, &mut s);
+        t.push_rtp(0, p, now, &mut s);
+        now += 20 * MS;
+        while let Some(dl) = t.next_deadline().filter(|d| *d < now) {
+            t.poll(dl, &mut s);
+        }
+    }
+    let mut events: Vec<(u32, u8)> = Vec::new();
+    for p in s.rtp[1].iter().filter(|p| p.pt == 110) {
+        let code = EventView::parse(&p.payload).expect("event").event();
+        if events.last().is_none_or(|e| e.0 != p.ts) {
+            events.push((p.ts, code));
+        }
+    }
+    let codes: Vec<u8> = events.iter().map(|e| e.1).collect();
+    assert_eq!(&codes[..3], [3, 4, 11], "in the order asked");
+    assert_eq!(codes.len(), 17, "the first, then the 16 queued");
+    assert!(events
+        .windows(2)
+        .all(|w| w[1].0.wrapping_sub(w[0].0) >= 4800));
+}
+
 #[test]
 fn play_dtmf_inband() {
     let d = dir(AudioCodec::Pcma, AudioCodec::Pcmu, 20);
