@@ -39,7 +39,7 @@ impl Bed {
         test: &str,
         kind: RelayKind,
         targets: impl FnOnce(&mut PortBlock) -> Vec<String>,
-        tweak: impl FnOnce(&mut ControlConfig),
+        tweak: impl FnOnce(&mut ControlConfig, &mut PortBlock),
     ) -> Option<Bed> {
         if !kind.available(test) || !peers::require_all(test, &["sipp", "tshark"]) {
             return None;
@@ -53,7 +53,7 @@ impl Bed {
         let mut config = ControlConfig::new(sip_port, metrics_port, targets, vec![relay.ng_addr()]);
         // SIPp UASes count probes as calls; tests that want probes say so.
         config.sip_extra.push("target-timeout = \"1s\"".to_owned());
-        tweak(&mut config);
+        tweak(&mut config, &mut ports);
         let control = SipControl::start(&dir, &config);
         Some(Bed {
             dir,
@@ -109,7 +109,7 @@ fn target_ports(ports: &mut PortBlock, n: usize) -> (Vec<u16>, Vec<String>) {
     (list, uris)
 }
 
-fn no_probes(config: &mut ControlConfig) {
+fn no_probes(config: &mut ControlConfig, _: &mut PortBlock) {
     config
         .platform_extra
         .push("probe-interval = \"0s\"".to_owned());
@@ -366,4 +366,152 @@ fn all_targets_failing_gives_the_carrier_503_and_an_unknown_did_404() {
     let _ = refusing.finish(Duration::from_secs(5));
     let failures = bed.control.metric("sluice_sip_call_failures_total");
     assert_eq!(failures, 2.0);
+}
+
+#[test]
+fn a_platform_refer_bridges_the_carrier_to_the_human_queue() {
+    let test = "sip_control_transfer";
+    let mut platform_port = 0;
+    let mut queue_port = 0;
+    let Some(mut bed) = Bed::start(
+        test,
+        RelayKind::MediaCore,
+        |ports| {
+            let (list, uris) = target_ports(ports, 1);
+            platform_port = list[0];
+            uris
+        },
+        |config, ports| {
+            no_probes(config, ports);
+            queue_port = ports.take(2);
+            config.queues = vec![format!("sip:queue@127.0.0.1:{queue_port}")];
+        },
+    ) else {
+        return;
+    };
+    let platform_media = bed.ports.take(4);
+    let queue_media = bed.ports.take(4);
+    let queue_uri = format!("sip:queue@127.0.0.1:{queue_port}");
+    let platform = Sipp::uas("platform_uas_refer", addr(platform_port), platform_media)
+        .key("queue_uri", &queue_uri)
+        .hold(Duration::from_secs(1))
+        .start(&bed.dir);
+    let queue = Sipp::uas("queue_uas", addr(queue_port), queue_media).start(&bed.dir);
+    let (carrier, _) = bed.carrier("carrier_uac");
+    let at_queue = Capture::start(&bed.dir, queue_media, Duration::from_secs(20));
+    let run = carrier.hold(Duration::from_secs(4)).run(&bed.dir);
+    assert!(
+        run.all_ok(),
+        "carrier:\n{}\n{}",
+        run.diagnostics(),
+        bed.control.log_tail(40)
+    );
+    let at_queue = at_queue.finish(&bed.dir, EVENT_PT);
+    let platform_run = platform.finish(Duration::from_secs(5));
+    assert_eq!(
+        platform_run.counter("transferred"),
+        1,
+        "{}",
+        platform_run.diagnostics()
+    );
+    assert_eq!(
+        platform_run.counter("completed"),
+        1,
+        "the B2BUA released the platform leg"
+    );
+    let queue_run = queue.finish(Duration::from_secs(5));
+    assert_eq!(
+        queue_run.counter("completed"),
+        1,
+        "{}",
+        queue_run.diagnostics()
+    );
+    // The carrier's audio reached the queue through the relay after the
+    // transfer (about 3 s of 30 ms packets).
+    let audio = at_queue.iter().filter(|p| p.pt == 8).count();
+    assert!(audio >= 50, "the queue got {audio} PCMA packets");
+    let cdr = bed.one_cdr();
+    assert_eq!(cdr["transfer"], format!("{queue_uri}: completed"), "{cdr}");
+    assert_eq!(cdr["end"], "carrier-bye");
+    let done = bed
+        .control
+        .metric("sluice_sip_transfers_total{mode=\"bridge\",result=\"completed\"}");
+    assert_eq!(done, 1.0);
+}
+
+#[test]
+fn calls_move_to_the_next_media_node_when_one_is_down_or_killed() {
+    let test = "sip_control_media_failover";
+    if !peers::require_all(test, &["sipp"]) {
+        return;
+    }
+    let dir = TempDir::new(test);
+    let mut ports = PortBlock::new();
+    let mut first = Relay::start(RelayKind::MediaCore, &mut ports, &RelayOptions::default());
+    let second = Relay::start(RelayKind::MediaCore, &mut ports, &RelayOptions::default());
+    // Nobody answers NG on `dead`.
+    let dead = addr(ports.take(2));
+    let sip_port = ports.take(2);
+    let metrics_port = ports.take(2);
+    let platform_port = ports.take(2);
+    let target = vec![format!("sip:agent@127.0.0.1:{platform_port}")];
+    let nodes = vec![dead, first.ng_addr(), second.ng_addr()];
+    let mut config = ControlConfig::new(sip_port, metrics_port, target, nodes);
+    no_probes(&mut config, &mut ports);
+    let control = SipControl::start(&dir, &config);
+    let platform_media = ports.take(4);
+    let platform = Sipp::uas("platform_uas", addr(platform_port), platform_media).start(&dir);
+    let call = |ports: &mut PortBlock| {
+        let sip = ports.take(2);
+        let media = ports.take(4);
+        Sipp::uac("carrier_uac", addr(sip_port), addr(sip), media)
+            .service(DID)
+            .calls(1)
+            .hold(Duration::from_millis(300))
+            .timeout(Duration::from_secs(30))
+            .run(&dir)
+    };
+    // Let a health check mark the dead node down, then call: every call
+    // lands on a live node.
+    std::thread::sleep(Duration::from_secs(2));
+    let mut nodes_used = Vec::new();
+    for n in 0..4 {
+        let run = call(&mut ports);
+        assert!(
+            run.all_ok(),
+            "call {n}:\n{}\n{}",
+            run.diagnostics(),
+            control.log_tail(40)
+        );
+        let cdrs = control.wait_cdrs(n + 1, Duration::from_secs(5));
+        nodes_used.push(
+            cdrs[n]["media_node"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    assert!(
+        nodes_used.iter().all(|n| n == "node1" || n == "node2"),
+        "{nodes_used:?}"
+    );
+    assert_eq!(
+        control.metric("sluice_sip_media_node_up{node=\"node0\"}"),
+        0.0
+    );
+    // Kill node1 mid-test: new calls go to node2.
+    first.stop_with("KILL", Duration::from_secs(5));
+    for n in 4..7 {
+        let run = call(&mut ports);
+        assert!(
+            run.all_ok(),
+            "call {n} after the kill:\n{}\n{}",
+            run.diagnostics(),
+            control.log_tail(40)
+        );
+        let cdrs = control.wait_cdrs(n + 1, Duration::from_secs(5));
+        assert_eq!(cdrs[n]["media_node"], "node2", "{}", cdrs[n]);
+    }
+    let _ = platform.finish(Duration::from_secs(5));
+    drop(second);
 }
