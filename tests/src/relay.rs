@@ -260,6 +260,9 @@ pub fn media_core_binary() -> PathBuf {
 /// A binary of the workspace package of the same name: `env_override` if
 /// set, else built with cargo in the same profile as the running test
 /// binary and found next to it in the target directory.
+///
+/// media-core and sip-control are always built together, so that one
+/// feature resolution serves both and neither build undoes the other's.
 pub fn workspace_binary(package: &str, env_override: &str) -> PathBuf {
     if let Some(p) = std::env::var_os(env_override) {
         return PathBuf::from(p);
@@ -283,7 +286,8 @@ pub fn workspace_binary(package: &str, env_override: &str) -> PathBuf {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&workspace)
-        .args(["build", "--quiet", "-p", package, "--bin", package])
+        .args(["build", "--quiet", "-p", "media-core", "-p", "sip-control"])
+        .args(["--bin", "media-core", "--bin", "sip-control"])
         .env("CARGO_TARGET_DIR", &target_dir);
     if release {
         cmd.arg("--release");

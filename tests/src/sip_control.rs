@@ -39,6 +39,8 @@ pub struct ControlConfig {
     pub platform_extra: Vec<String>,
     /// Extra lines for the `[security]` table.
     pub security_extra: Vec<String>,
+    /// A TLS listener: port, certificate and key (PEM files).
+    pub tls: Option<(u16, PathBuf, PathBuf)>,
 }
 
 impl ControlConfig {
@@ -62,6 +64,7 @@ impl ControlConfig {
             sip_extra: Vec::new(),
             platform_extra: Vec::new(),
             security_extra: Vec::new(),
+            tls: None,
         }
     }
 
@@ -75,9 +78,17 @@ impl ControlConfig {
                 .join(", ")
         };
         let mut text = format!(
-            "[sip]\nlisten = [\n  {{ transport = \"udp\", address = \"127.0.0.1:{port}\" }},\n  {{ transport = \"tcp\", address = \"127.0.0.1:{port}\" }},\n]\n",
+            "[sip]\nlisten = [\n  {{ transport = \"udp\", address = \"127.0.0.1:{port}\" }},\n  {{ transport = \"tcp\", address = \"127.0.0.1:{port}\" }},\n",
             port = self.sip_port
         );
+        if let Some((port, cert, key)) = &self.tls {
+            text.push_str(&format!(
+                "  {{ transport = \"tls\", address = \"127.0.0.1:{port}\", certificate = {:?}, private-key = {:?} }},\n",
+                cert.display().to_string(),
+                key.display().to_string()
+            ));
+        }
+        text.push_str("]\n");
         for line in &self.sip_extra {
             text.push_str(line);
             text.push('\n');
