@@ -37,6 +37,9 @@ pub struct ControlConfig {
     pub sip_extra: Vec<String>,
     /// Extra lines for the `[security]` table.
     pub security_extra: Vec<String>,
+    /// Outbound registration of the trunk: (registrar URI, AOR, username,
+    /// password), rendered as `[trunk.register]`.
+    pub register: Option<(String, String, String, String)>,
 }
 
 impl ControlConfig {
@@ -54,6 +57,7 @@ impl ControlConfig {
             platform_codecs: Vec::new(),
             sip_extra: Vec::new(),
             security_extra: Vec::new(),
+            register: None,
         }
     }
 
@@ -81,6 +85,11 @@ impl ControlConfig {
         if let Some((user, password)) = &self.auth {
             text.push_str(&format!(
                 "[trunk.auth]\nrealm = \"sluice\"\nusername = {user:?}\npassword = {password:?}\n"
+            ));
+        }
+        if let Some((registrar, aor, user, password)) = &self.register {
+            text.push_str(&format!(
+                "[trunk.register]\nregistrar = {registrar:?}\naor = {aor:?}\nusername = {user:?}\npassword = {password:?}\n"
             ));
         }
         text.push_str(&format!(
