@@ -41,6 +41,9 @@ pub struct ControlConfig {
     pub security_extra: Vec<String>,
     /// A TLS listener: port, certificate and key (PEM files).
     pub tls: Option<(u16, PathBuf, PathBuf)>,
+    /// Outbound registration of the trunk: (registrar URI, AOR, username,
+    /// password), rendered as `[trunk.register]`.
+    pub register: Option<(String, String, String, String)>,
 }
 
 impl ControlConfig {
@@ -65,6 +68,7 @@ impl ControlConfig {
             platform_extra: Vec::new(),
             security_extra: Vec::new(),
             tls: None,
+            register: None,
         }
     }
 
@@ -100,6 +104,11 @@ impl ControlConfig {
         if let Some((user, password)) = &self.auth {
             text.push_str(&format!(
                 "[trunk.auth]\nrealm = \"sluice\"\nusername = {user:?}\npassword = {password:?}\n"
+            ));
+        }
+        if let Some((registrar, aor, user, password)) = &self.register {
+            text.push_str(&format!(
+                "[trunk.register]\nregistrar = {registrar:?}\naor = {aor:?}\nusername = {user:?}\npassword = {password:?}\n"
             ));
         }
         text.push_str(&format!(

@@ -57,12 +57,19 @@ fn options_over_tls_are_answered_only_for_allowlisted_sources() {
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
     let mut cmd = Command::new("openssl");
-    cmd.args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
-        .args(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert);
+    cmd.args([
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+    ])
+    .args([
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+    ])
+    .arg("-keyout")
+    .arg(&key)
+    .arg("-out")
+    .arg(&cert);
     let (status, out) = run_bounded("openssl", cmd, &dir, Duration::from_secs(30));
     assert!(status.success(), "openssl req failed:\n{out}");
 
@@ -78,13 +85,22 @@ fn options_over_tls_are_answered_only_for_allowlisted_sources() {
         vec![nobody],
     );
     config.allow = vec!["127.0.0.1/32".to_owned()];
-    config.platform_extra.push("probe-interval = \"0s\"".to_owned());
+    config
+        .platform_extra
+        .push("probe-interval = \"0s\"".to_owned());
     config.tls = Some((tls_port, cert.clone(), key));
     let control = SipControl::start(&dir, &config);
 
     let answered = client(&dir, tls_port, &cert, "127.0.0.1");
-    assert!(answered.contains("TLSv1.3") || answered.contains("TLSv1.2"), "{answered}");
-    assert!(answered.contains("SIP/2.0 200 OK"), "{answered}\n{}", control.log_tail(30));
+    assert!(
+        answered.contains("TLSv1.3") || answered.contains("TLSv1.2"),
+        "{answered}"
+    );
+    assert!(
+        answered.contains("SIP/2.0 200 OK"),
+        "{answered}\n{}",
+        control.log_tail(30)
+    );
     assert!(answered.contains("Allow:"), "{answered}");
 
     let drops_before = control.metric("sluice_sip_allowlist_drops_total");

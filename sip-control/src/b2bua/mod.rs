@@ -9,6 +9,7 @@
 //!   in-dialog requests.
 //! - [`call`]: one call from INVITE to BYE, with failover across targets.
 //! - [`probe`]: OPTIONS health probes of platform targets.
+//! - [`register`]: outbound registration of trunks to their carriers.
 //! - [`uri`]: the URI facts sip-control reads through rsipstack's parser.
 //!
 //! The sans-IO parsers it uses live in [`crate::signal`].
@@ -17,6 +18,7 @@ pub mod call;
 pub mod dispatch;
 pub mod gate;
 pub mod probe;
+pub mod register;
 pub mod runtime;
 pub mod server;
 pub mod uri;

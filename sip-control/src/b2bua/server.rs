@@ -17,7 +17,7 @@ use rsipstack::EndpointBuilder;
 use tokio_util::sync::CancellationToken;
 
 use super::gate::Gate;
-use super::{dispatch, probe, Guard, Runtime, Shared};
+use super::{dispatch, probe, register, Guard, Runtime, Shared};
 use crate::config::{Config, Transport};
 use crate::media::MediaNodes;
 use crate::ops::{http, CdrWriter, Metrics};
@@ -29,6 +29,8 @@ pub struct Server {
     cancel: CancellationToken,
     /// Cancels the health checks of the current media nodes on reload.
     media_cancel: Mutex<CancellationToken>,
+    /// Outbound registrations: stopped (un-REGISTERing) first on shutdown.
+    register: (CancellationToken, tokio::task::JoinHandle<()>),
 }
 
 impl Server {
@@ -153,6 +155,8 @@ impl Server {
         });
         tokio::spawn(dispatch::run(shared.clone(), incoming));
         tokio::spawn(probe::run(shared.clone(), cancel.child_token()));
+        let register_cancel = cancel.child_token();
+        let register = tokio::spawn(register::run(shared.clone(), register_cancel.clone()));
         if let Some(listener) = metrics_listener {
             tokio::spawn(http::serve(listener, metrics, cancel.child_token()));
         }
@@ -161,6 +165,7 @@ impl Server {
             shared,
             cancel,
             media_cancel: Mutex::new(media_cancel),
+            register: (register_cancel, register),
         })
     }
 
@@ -198,10 +203,14 @@ impl Server {
         Ok(())
     }
 
-    /// Stops taking calls, waits up to `grace` for calls in progress to
-    /// end, then stops everything.
+    /// Stops taking calls, un-REGISTERs the trunks (within 2 s), waits up
+    /// to `grace` for calls in progress to end, then stops everything.
     pub async fn shutdown(self, grace: Duration) {
         self.shared.draining.store(true, Ordering::Relaxed);
+        // Un-REGISTER first, so carriers stop routing calls here.
+        let (register_cancel, register) = self.register;
+        register_cancel.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(3), register).await;
         let deadline = tokio::time::Instant::now() + grace;
         let mut last_reported = usize::MAX;
         loop {

@@ -115,6 +115,11 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "counter",
         "Outbound REGISTER results, by trunk.",
     ),
+    (
+        "sluice_sip_trunk_registered",
+        "gauge",
+        "1 while the trunk's last outbound REGISTER succeeded and has not lapsed.",
+    ),
 ];
 
 impl Metrics {

@@ -233,11 +233,7 @@ async fn forward_request(to: &Leg, request: &Request) -> StatusCode {
         .cloned()
         .collect();
     let body = (!request.body.is_empty()).then(|| request.body.clone());
-    match to
-        .dialog
-        .request(request.method, Some(headers), body)
-        .await
-    {
+    match to.dialog.request(request.method, Some(headers), body).await {
         Ok(Some(response)) => response.status_code,
         Ok(None) => StatusCode::CallTransactionDoesNotExist,
         Err(_) => StatusCode::RequestTimeout,
