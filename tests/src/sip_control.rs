@@ -212,6 +212,16 @@ impl SipControl {
         self.proc.signal("HUP");
     }
 
+    /// Sends a signal (`TERM`, `INT`) without waiting.
+    pub fn signal(&mut self, signal: &str) {
+        self.proc.signal(signal);
+    }
+
+    /// Waits up to `timeout` for the process to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        self.proc.wait_timeout(timeout)
+    }
+
     /// The `/metrics` text.
     pub fn metrics_text(&self) -> String {
         let Ok(mut stream) = TcpStream::connect_timeout(&self.metrics, Duration::from_secs(2))
