@@ -15,7 +15,7 @@ export SLUICE_XDP ?= require
 # Extra arguments for media-core, e.g. `make run ARGS="--workers 2"`.
 ARGS ?=
 
-.PHONY: all run test setup fmt-check clippy test-only fuzz-smoke build xdp
+.PHONY: all run run-sip test setup fmt-check clippy test-only fuzz-smoke build xdp
 
 all: test
 
@@ -25,6 +25,11 @@ setup:
 # media-core with its embedded default config (NG on 127.0.0.1:2223).
 run: setup
 	$(CARGO) run --release -p media-core -- $(ARGS)
+
+# sip-control with the example config (one trunk, one platform, one DID,
+# media-core on 127.0.0.1:2223: start `make run` first).
+run-sip: setup
+	$(CARGO) run --release -p sip-control -- --config sip-control/sluice-sip.example.toml
 
 # Release build for tests: the relay tests measure audio timing.
 test: setup fmt-check clippy test-only fuzz-smoke

@@ -37,6 +37,10 @@ pub struct ControlConfig {
     pub sip_extra: Vec<String>,
     /// Extra lines for the `[[platform]]` table (`probe-interval = "0s"`).
     pub platform_extra: Vec<String>,
+    /// Extra lines for the `[[trunk]]` table (`refer-pass-through = true`).
+    pub trunk_extra: Vec<String>,
+    /// Extra lines for the `[[did]]` table (`transfer = "refer"`).
+    pub did_extra: Vec<String>,
     /// Extra lines for the `[security]` table.
     pub security_extra: Vec<String>,
     /// A TLS listener: port, certificate and key (PEM files).
@@ -66,6 +70,8 @@ impl ControlConfig {
             platform_codecs: Vec::new(),
             sip_extra: Vec::new(),
             platform_extra: Vec::new(),
+            trunk_extra: Vec::new(),
+            did_extra: Vec::new(),
             security_extra: Vec::new(),
             tls: None,
             register: None,
@@ -101,6 +107,10 @@ impl ControlConfig {
             "\n[[trunk]]\nname = \"carrier\"\nallow = [{}]\n",
             list(&self.allow)
         ));
+        for line in &self.trunk_extra {
+            text.push_str(line);
+            text.push('\n');
+        }
         if let Some((user, password)) = &self.auth {
             text.push_str(&format!(
                 "[trunk.auth]\nrealm = \"sluice\"\nusername = {user:?}\npassword = {password:?}\n"
@@ -125,6 +135,10 @@ impl ControlConfig {
             self.did,
             list(&self.queues)
         ));
+        for line in &self.did_extra {
+            text.push_str(line);
+            text.push('\n');
+        }
         text.push_str("\n[media]\nnodes = [\n");
         for (i, node) in self.nodes.iter().enumerate() {
             text.push_str(&format!(

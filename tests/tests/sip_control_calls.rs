@@ -515,3 +515,64 @@ fn calls_move_to_the_next_media_node_when_one_is_down_or_killed() {
     let _ = platform.finish(Duration::from_secs(5));
     drop(second);
 }
+
+#[test]
+fn a_platform_refer_passes_through_to_a_carrier_that_takes_it() {
+    let test = "sip_control_refer_pass_through";
+    let mut platform_port = 0;
+    let mut queue_uri = String::new();
+    let Some(mut bed) = Bed::start(
+        test,
+        RelayKind::MediaCore,
+        |ports| {
+            let (list, uris) = target_ports(ports, 1);
+            platform_port = list[0];
+            uris
+        },
+        |config, ports| {
+            no_probes(config, ports);
+            queue_uri = format!("sip:queue@127.0.0.1:{}", ports.take(2));
+            config.queues = vec![queue_uri.clone()];
+            config
+                .trunk_extra
+                .push("refer-pass-through = true".to_owned());
+            config.did_extra.push("transfer = \"refer\"".to_owned());
+        },
+    ) else {
+        return;
+    };
+    let platform_media = bed.ports.take(4);
+    let platform = Sipp::uas("platform_uas_refer", addr(platform_port), platform_media)
+        .key("queue_uri", &queue_uri)
+        .hold(Duration::from_millis(500))
+        .start(&bed.dir);
+    let (carrier, _) = bed.carrier("carrier_uac_refer");
+    let run = carrier.run(&bed.dir);
+    assert!(
+        run.all_ok(),
+        "carrier:\n{}\n{}",
+        run.diagnostics(),
+        bed.control.log_tail(40)
+    );
+    assert_eq!(run.counter("refers"), 1);
+    assert!(
+        run.message_log()
+            .contains(&format!("Refer-To: <{queue_uri}>")),
+        "the carrier got the platform's Refer-To"
+    );
+    let platform_run = platform.finish(Duration::from_secs(5));
+    assert_eq!(
+        platform_run.counter("transferred"),
+        1,
+        "{}",
+        platform_run.diagnostics()
+    );
+    assert_eq!(platform_run.counter("completed"), 1);
+    let cdr = bed.one_cdr();
+    assert_eq!(
+        cdr["transfer"],
+        format!("{queue_uri}: carrier accepted"),
+        "{cdr}"
+    );
+    assert_eq!(cdr["end"], "carrier-bye");
+}

@@ -96,9 +96,6 @@ pub struct SipConfig {
     /// Final responses from a target that move the call to the next one.
     #[serde(default = "default_failover_codes")]
     pub failover_codes: Vec<u16>,
-    /// RFC 4028 session interval offered and accepted (seconds); 0 disables.
-    #[serde(default = "default_session_expires")]
-    pub session_expires: u32,
     /// Ask the media node for a DTMF injector on every call, so that SIP
     /// INFO digits become RFC 4733 events. It routes the call's audio
     /// through the media node's transcoder (a copy, no decode); off means
@@ -343,9 +340,6 @@ fn default_target_timeout() -> Duration {
 }
 fn default_failover_codes() -> Vec<u16> {
     vec![408, 480, 500, 502, 503, 504]
-}
-fn default_session_expires() -> u32 {
-    1800
 }
 fn default_max_message_size() -> usize {
     16 * 1024

@@ -72,6 +72,7 @@ async fn run(
     mut ttfa: oneshot::Receiver<Duration>,
 ) {
     let shared = ctx.shared.clone();
+    let mut relay_notifies = false;
     let end = loop {
         tokio::select! {
             event = carrier.next() => match event {
@@ -90,6 +91,11 @@ async fn run(
                 }
                 Some(DialogState::Options(_, _, handle)) => {
                     let _ = handle.reply(StatusCode::OK).await;
+                }
+                Some(DialogState::Notify(_, request, handle)) if relay_notifies => {
+                    // Progress of a REFER the carrier took: to the referrer.
+                    let status = forward_request(&platform, &request).await;
+                    let _ = handle.reply(status).await;
                 }
                 Some(DialogState::Notify(_, _, handle) | DialogState::Message(_, _, handle)) => {
                     let _ = handle.reply(StatusCode::OK).await;
@@ -114,6 +120,7 @@ async fn run(
                             platform = new_leg;
                         }
                         TransferOutcome::Failed => {}
+                        TransferOutcome::HandedToCarrier => relay_notifies = true,
                         TransferOutcome::Ended(cause) => break cause,
                     }
                 }
@@ -223,13 +230,17 @@ async fn relay_info(
     let _ = handle.reply(status).await;
 }
 
-/// Sends a copy of an in-dialog request's body to the other leg and gives
-/// back the status to answer with.
+/// Sends a copy of an in-dialog request (its body and the headers that give
+/// the body its meaning) to the other leg; gives back the status to answer with.
 async fn forward_request(to: &Leg, request: &Request) -> StatusCode {
     let headers: Vec<Header> = request
         .headers
         .iter()
-        .filter(|h| matches!(h, Header::ContentType(_)))
+        .filter(|h| match h {
+            Header::ContentType(_) | Header::Event(_) | Header::SubscriptionState(_) => true,
+            Header::Other(name, _) => name.eq_ignore_ascii_case("Info-Package"),
+            _ => false,
+        })
         .cloned()
         .collect();
     let body = (!request.body.is_empty()).then(|| request.body.clone());

@@ -7,6 +7,12 @@
 //! moves the carrier's media to the queue, reports `200` in a NOTIFY and
 //! releases the platform leg. A failed attempt restores the platform's
 //! media and reports the failure in the NOTIFY; the call goes on.
+//! `transfer = "warm"` behaves the same way: the platform stays on the call
+//! until the human answers.
+//!
+//! With `transfer = "refer"` on the DID and `refer-pass-through` on the
+//! trunk, the REFER goes to the carrier instead; the carrier's NOTIFYs are
+//! relayed to the platform and the carrier ends the call when done.
 
 use std::time::{Duration, Instant};
 
@@ -19,6 +25,7 @@ use super::leg::{sdp_body, to_tag, Leg};
 use super::ng::CallMedia;
 use super::CallContext;
 use crate::b2bua::uri;
+use crate::config::TransferMode;
 use crate::signal::refer::refer_target;
 use crate::signal::sdp_facts;
 
@@ -31,6 +38,9 @@ pub(super) enum TransferOutcome {
     Completed(Leg),
     /// The call goes on with the platform.
     Failed,
+    /// The carrier took the REFER (pass-through): its NOTIFYs go to the
+    /// platform, and it ends the call when its transfer completes.
+    HandedToCarrier,
     /// The call ended meanwhile (the carrier hung up, or the platform hung
     /// up and the queue did not answer).
     Ended(&'static str),
@@ -65,6 +75,20 @@ pub(super) async fn refer(
         let _ = handle.reply(StatusCode::Forbidden).await;
         return TransferOutcome::Failed;
     }
+    let trunk = &ctx.runtime.config.trunks[ctx.trunk];
+    if did.transfer == TransferMode::Refer && trunk.refer_pass_through {
+        let outcome = pass_through(carrier, &request, handle, &target).await;
+        let result = match outcome {
+            TransferOutcome::HandedToCarrier => "accepted",
+            _ => "refused",
+        };
+        ctx.cdr.transfer = Some(format!("{target}: carrier {result}"));
+        metrics.inc(
+            "sluice_sip_transfers_total",
+            &[("mode", "refer"), ("result", result)],
+        );
+        return outcome;
+    }
     let _ = handle
         .reply(StatusCode::Other(202, "Accepted".into()))
         .await;
@@ -73,7 +97,7 @@ pub(super) async fn refer(
     let outcome = bridge(ctx, media, carrier, platform, &target).await;
     let result = match &outcome {
         TransferOutcome::Completed(_) => "completed",
-        TransferOutcome::Failed => "failed",
+        TransferOutcome::Failed | TransferOutcome::HandedToCarrier => "failed",
         TransferOutcome::Ended(_) => "ended",
     };
     ctx.cdr.transfer = Some(format!("{target}: {result}"));
@@ -82,6 +106,45 @@ pub(super) async fn refer(
         &[("mode", "bridge"), ("result", result)],
     );
     outcome
+}
+
+/// Sends the REFER on to the carrier and answers the platform with the
+/// carrier's answer.
+async fn pass_through(
+    carrier: &Leg,
+    request: &Request,
+    handle: TransactionHandle,
+    target: &str,
+) -> TransferOutcome {
+    let Some(uri) = uri::parse(target) else {
+        let _ = handle.reply(StatusCode::BadRequest).await;
+        return TransferOutcome::Failed;
+    };
+    let referred_by: Vec<Header> = request
+        .headers
+        .iter()
+        .filter(|h| matches!(h, Header::ReferredBy(_)))
+        .cloned()
+        .collect();
+    match carrier.dialog.refer(uri, Some(referred_by), None).await {
+        Ok(Some(response)) => {
+            let accepted = response.status_code.code() < 300;
+            let _ = handle.reply(response.status_code).await;
+            if accepted {
+                TransferOutcome::HandedToCarrier
+            } else {
+                TransferOutcome::Failed
+            }
+        }
+        Ok(None) => {
+            let _ = handle.reply(StatusCode::CallTransactionDoesNotExist).await;
+            TransferOutcome::Failed
+        }
+        Err(_) => {
+            let _ = handle.reply(StatusCode::RequestTimeout).await;
+            TransferOutcome::Failed
+        }
+    }
 }
 
 /// Calls the queue and, when it answers, moves the carrier's media to it.
