@@ -9,7 +9,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 # Debian packages: the real peers the interop tests run against (and
-# sipvicious, the scanners sip-control must teach nothing; espeak-ng, the
+# sipvicious, the scanners sip-control must teach nothing; openssl and
+# python3, the certificate and TLS client of the SIP-over-TLS test; espeak-ng, the
 # voice the DTMF talk-off test speaks with), the C toolchain cargo links
 # with, cmake (opusic-sys builds its bundled libopus with it), and for the
 # XDP program: the LLVM 22 that bpf-linker is built against (llvm-22-dev,
@@ -19,6 +20,8 @@ PACKAGES=(
     rtpengine-daemon
     sip-tester
     sipvicious
+    openssl
+    python3
     kamailio
     ffmpeg
     sox
