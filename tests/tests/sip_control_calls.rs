@@ -576,3 +576,51 @@ fn a_platform_refer_passes_through_to_a_carrier_that_takes_it() {
     );
     assert_eq!(cdr["end"], "carrier-bye");
 }
+
+#[test]
+fn platform_hold_and_resume_reach_the_carrier_through_the_media_node() {
+    let test = "sip_control_reinvite";
+    let mut platform_port = 0;
+    let Some(mut bed) = Bed::start(
+        test,
+        RelayKind::MediaCore,
+        |ports| {
+            let (list, uris) = target_ports(ports, 1);
+            platform_port = list[0];
+            uris
+        },
+        no_probes,
+    ) else {
+        return;
+    };
+    let platform_media = bed.ports.take(4);
+    let platform = Sipp::uas("platform_uas_reinvite", addr(platform_port), platform_media)
+        .hold(Duration::from_millis(500))
+        .start(&bed.dir);
+    let (carrier, _) = bed.carrier("carrier_uac_wait_bye");
+    let run = carrier.run(&bed.dir);
+    assert!(
+        run.all_ok(),
+        "carrier:\n{}\n{}",
+        run.diagnostics(),
+        bed.control.log_tail(40)
+    );
+    assert_eq!(
+        run.counter("reinvites"),
+        2,
+        "hold and resume reached the carrier"
+    );
+    let log = run.message_log();
+    assert!(log.contains("a=sendonly"), "the hold offer says sendonly");
+    let platform_run = platform.finish(Duration::from_secs(5));
+    assert_eq!(
+        platform_run.counter("held"),
+        1,
+        "{}",
+        platform_run.diagnostics()
+    );
+    assert_eq!(platform_run.counter("resumed"), 1);
+    assert_eq!(platform_run.counter("completed"), 1);
+    let cdr = bed.one_cdr();
+    assert_eq!(cdr["end"], "platform-bye", "{cdr}");
+}
