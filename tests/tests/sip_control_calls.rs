@@ -99,6 +99,30 @@ impl Bed {
     }
 }
 
+/// A bed whose platform has one target, with probes off and `tweak`
+/// applied; gives the target's SIP port too.
+fn one_target(
+    test: &str,
+    kind: RelayKind,
+    tweak: impl FnOnce(&mut ControlConfig, &mut PortBlock),
+) -> Option<(Bed, u16)> {
+    let mut platform_port = 0;
+    let bed = Bed::start(
+        test,
+        kind,
+        |ports| {
+            let (list, uris) = target_ports(ports, 1);
+            platform_port = list[0];
+            uris
+        },
+        |config, ports| {
+            no_probes(config, ports);
+            tweak(config, ports);
+        },
+    )?;
+    Some((bed, platform_port))
+}
+
 /// Targets on ports taken in order: `n` of them.
 fn target_ports(ports: &mut PortBlock, n: usize) -> (Vec<u16>, Vec<String>) {
     let list: Vec<u16> = (0..n).map(|_| ports.take(2)).collect();
@@ -116,17 +140,7 @@ fn no_probes(config: &mut ControlConfig, _: &mut PortBlock) {
 }
 
 fn two_way_media(test: &str, kind: RelayKind) {
-    let mut platform_port = 0;
-    let Some(mut bed) = Bed::start(
-        test,
-        kind,
-        |ports| {
-            let (list, uris) = target_ports(ports, 1);
-            platform_port = list[0];
-            uris
-        },
-        no_probes,
-    ) else {
+    let Some((mut bed, platform_port)) = one_target(test, kind, |_, _| {}) else {
         return;
     };
     let platform_media = bed.ports.take(4);
@@ -183,17 +197,7 @@ fn the_same_call_with_rtpengine_as_the_media_node() {
 }
 
 fn info_dtmf_becomes_rfc4733(test: &str, kind: RelayKind) {
-    let mut platform_port = 0;
-    let Some(mut bed) = Bed::start(
-        test,
-        kind,
-        |ports| {
-            let (list, uris) = target_ports(ports, 1);
-            platform_port = list[0];
-            uris
-        },
-        no_probes,
-    ) else {
+    let Some((mut bed, platform_port)) = one_target(test, kind, |_, _| {}) else {
         return;
     };
     let platform_media = bed.ports.take(4);
@@ -254,17 +258,7 @@ fn platform_info_digits_reach_the_carrier_as_rfc4733_with_rtpengine() {
 #[test]
 fn carrier_rfc4733_digits_reach_the_platform() {
     let test = "sip_control_rfc4733";
-    let mut platform_port = 0;
-    let Some(mut bed) = Bed::start(
-        test,
-        RelayKind::MediaCore,
-        |ports| {
-            let (list, uris) = target_ports(ports, 1);
-            platform_port = list[0];
-            uris
-        },
-        no_probes,
-    ) else {
+    let Some((mut bed, platform_port)) = one_target(test, RelayKind::MediaCore, |_, _| {}) else {
         return;
     };
     let platform_media = bed.ports.take(4);
@@ -371,22 +365,11 @@ fn all_targets_failing_gives_the_carrier_503_and_an_unknown_did_404() {
 #[test]
 fn a_platform_refer_bridges_the_carrier_to_the_human_queue() {
     let test = "sip_control_transfer";
-    let mut platform_port = 0;
     let mut queue_port = 0;
-    let Some(mut bed) = Bed::start(
-        test,
-        RelayKind::MediaCore,
-        |ports| {
-            let (list, uris) = target_ports(ports, 1);
-            platform_port = list[0];
-            uris
-        },
-        |config, ports| {
-            no_probes(config, ports);
-            queue_port = ports.take(2);
-            config.queues = vec![format!("sip:queue@127.0.0.1:{queue_port}")];
-        },
-    ) else {
+    let Some((mut bed, platform_port)) = one_target(test, RelayKind::MediaCore, |config, ports| {
+        queue_port = ports.take(2);
+        config.queues = vec![format!("sip:queue@127.0.0.1:{queue_port}")];
+    }) else {
         return;
     };
     let platform_media = bed.ports.take(4);
@@ -519,26 +502,15 @@ fn calls_move_to_the_next_media_node_when_one_is_down_or_killed() {
 #[test]
 fn a_platform_refer_passes_through_to_a_carrier_that_takes_it() {
     let test = "sip_control_refer_pass_through";
-    let mut platform_port = 0;
     let mut queue_uri = String::new();
-    let Some(mut bed) = Bed::start(
-        test,
-        RelayKind::MediaCore,
-        |ports| {
-            let (list, uris) = target_ports(ports, 1);
-            platform_port = list[0];
-            uris
-        },
-        |config, ports| {
-            no_probes(config, ports);
-            queue_uri = format!("sip:queue@127.0.0.1:{}", ports.take(2));
-            config.queues = vec![queue_uri.clone()];
-            config
-                .trunk_extra
-                .push("refer-pass-through = true".to_owned());
-            config.did_extra.push("transfer = \"refer\"".to_owned());
-        },
-    ) else {
+    let Some((mut bed, platform_port)) = one_target(test, RelayKind::MediaCore, |config, ports| {
+        queue_uri = format!("sip:queue@127.0.0.1:{}", ports.take(2));
+        config.queues = vec![queue_uri.clone()];
+        config
+            .trunk_extra
+            .push("refer-pass-through = true".to_owned());
+        config.did_extra.push("transfer = \"refer\"".to_owned());
+    }) else {
         return;
     };
     let platform_media = bed.ports.take(4);
@@ -580,17 +552,7 @@ fn a_platform_refer_passes_through_to_a_carrier_that_takes_it() {
 #[test]
 fn platform_hold_and_resume_reach_the_carrier_through_the_media_node() {
     let test = "sip_control_reinvite";
-    let mut platform_port = 0;
-    let Some(mut bed) = Bed::start(
-        test,
-        RelayKind::MediaCore,
-        |ports| {
-            let (list, uris) = target_ports(ports, 1);
-            platform_port = list[0];
-            uris
-        },
-        no_probes,
-    ) else {
+    let Some((mut bed, platform_port)) = one_target(test, RelayKind::MediaCore, |_, _| {}) else {
         return;
     };
     let platform_media = bed.ports.take(4);
