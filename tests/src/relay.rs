@@ -289,6 +289,28 @@ pub fn workspace_binary(package: &str, env_override: &str) -> PathBuf {
         .args(["build", "--quiet", "-p", "media-core", "-p", "sip-control"])
         .args(["--bin", "media-core", "--bin", "sip-control"])
         .env("CARGO_TARGET_DIR", &target_dir);
+    // What cargo sets for the running test, which `cargo test` itself ran
+    // without. Build scripts watch some of these (ring: CARGO_PKG_NAME,
+    // CARGO_MANIFEST_DIR, OUT_DIR, ...): inherited, they would rebuild
+    // ring, rustls and everything above here, and the next `cargo test`
+    // would rebuild them back.
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        if key == "OUT_DIR"
+            || key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_MANIFEST_")
+            || key.starts_with("CARGO_BIN_")
+            || matches!(
+                key,
+                "CARGO_CRATE_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+                    | "CARGO_RUSTC_CURRENT_DIR"
+            )
+        {
+            cmd.env_remove(key);
+        }
+    }
     if release {
         cmd.arg("--release");
     }

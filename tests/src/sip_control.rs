@@ -2,15 +2,17 @@
 //! process started from the workspace build, its metrics and CDR lines read.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::ports::udp_port_bound;
+use crate::peers;
+use crate::ports::{udp_port_bound, PortBlock};
 use crate::proc::{Proc, TempDir};
-use crate::relay::workspace_binary;
+use crate::relay::{workspace_binary, Relay, RelayKind, RelayOptions};
+use crate::sipp::Sipp;
 
 /// What a test's sip-control config contains.
 #[derive(Debug, Clone)]
@@ -23,6 +25,9 @@ pub struct ControlConfig {
     pub allow: Vec<String>,
     /// Inbound digest credentials (user, password), if any.
     pub auth: Option<(String, String)>,
+    /// The digest `algorithms` of `[trunk.auth]` (empty: sip-control's
+    /// default, SHA-256 then MD5). SIPp answers MD5 only: `["MD5"]`.
+    pub auth_algorithms: Vec<String>,
     /// The platform's targets in order.
     pub targets: Vec<String>,
     /// Human queues of the DID.
@@ -63,6 +68,7 @@ impl ControlConfig {
             metrics_port,
             allow: vec!["127.0.0.0/8".to_owned()],
             auth: None,
+            auth_algorithms: Vec::new(),
             targets,
             queues: Vec::new(),
             nodes,
@@ -115,6 +121,9 @@ impl ControlConfig {
             text.push_str(&format!(
                 "[trunk.auth]\nrealm = \"sluice\"\nusername = {user:?}\npassword = {password:?}\n"
             ));
+            if !self.auth_algorithms.is_empty() {
+                text.push_str(&format!("algorithms = [{}]\n", list(&self.auth_algorithms)));
+            }
         }
         if let Some((registrar, aor, user, password)) = &self.register {
             text.push_str(&format!(
@@ -294,4 +303,119 @@ impl SipControl {
     pub fn stop(&mut self, grace: Duration) -> Option<std::process::ExitStatus> {
         self.proc.stop_with("TERM", grace)
     }
+}
+
+/// sip-control on the ports of a block of the test's own, with a relay
+/// (media-core or rtpengine) as its media node or none at all, and the
+/// SIPp peers around it.
+///
+/// ```no_run
+/// # use sluice_tests::sip_control::{ControlBed, target_uris};
+/// # use sluice_tests::RelayKind;
+/// let mut target = 0;
+/// let Some(mut bed) = ControlBed::start(
+///     "my_test",
+///     Some(RelayKind::MediaCore),
+///     &["sipp"],
+///     |ports| {
+///         let (list, uris) = target_uris(ports, 1);
+///         target = list[0];
+///         uris
+///     },
+///     |config| config.sip_extra.push("target-timeout = \"1s\"".to_owned()),
+/// ) else {
+///     return; // a peer is missing (SKIP printed)
+/// };
+/// ```
+#[derive(Debug)]
+pub struct ControlBed {
+    /// Config, logs, SIPp runs.
+    pub dir: TempDir,
+    /// The rest of the test's port block.
+    pub ports: PortBlock,
+    // Field order: sip-control stops before the relay.
+    /// sip-control.
+    pub control: SipControl,
+    relay: Option<Relay>,
+}
+
+impl ControlBed {
+    /// Checks `tools` (a SKIP line, or a panic where peers are required,
+    /// when one is missing: `None`), starts `relay` (none: the config names
+    /// an NG port where nothing listens, fine for tests whose requests
+    /// never become calls), then sip-control with the targets `targets`
+    /// builds from the bed's ports and whatever `tweak` changes.
+    pub fn start(
+        test: &str,
+        relay: Option<RelayKind>,
+        tools: &[&str],
+        targets: impl FnOnce(&mut PortBlock) -> Vec<String>,
+        tweak: impl FnOnce(&mut ControlConfig),
+    ) -> Option<ControlBed> {
+        if relay.is_some_and(|kind| !kind.available(test)) || !peers::require_all(test, tools) {
+            return None;
+        }
+        let dir = TempDir::new(test);
+        let mut ports = PortBlock::new();
+        let relay = relay.map(|kind| Relay::start(kind, &mut ports, &RelayOptions::default()));
+        let node = match &relay {
+            Some(relay) => relay.ng_addr(),
+            None => SocketAddr::new(LOCALHOST, ports.take(2)),
+        };
+        let sip_port = ports.take(2);
+        let metrics_port = ports.take(2);
+        let targets = targets(&mut ports);
+        let mut config = ControlConfig::new(sip_port, metrics_port, targets, vec![node]);
+        tweak(&mut config);
+        let control = SipControl::start(&dir, &config);
+        Some(ControlBed {
+            dir,
+            ports,
+            control,
+            relay,
+        })
+    }
+
+    /// sip-control's SIP address (UDP and TCP).
+    pub fn sip(&self) -> SocketAddr {
+        SocketAddr::new(LOCALHOST, self.control.sip_port())
+    }
+
+    /// The relay, if the bed has one.
+    pub fn relay(&mut self) -> Option<&mut Relay> {
+        self.relay.as_mut()
+    }
+
+    /// A UAC running `scenario` toward sip-control from `source` (a SIP
+    /// port and four media ports of the bed's), dialling `number`, one
+    /// call, SIPp's `-timeout` 30 s; returns it with its media port.
+    pub fn uac_from(&mut self, scenario: &str, source: IpAddr, number: &str) -> (Sipp, u16) {
+        let sip = self.ports.take(2);
+        let media = self.ports.take(4);
+        let uac = Sipp::uac(scenario, self.sip(), SocketAddr::new(source, sip), media)
+            .service(number)
+            .calls(1)
+            .timeout(Duration::from_secs(30));
+        (uac, media)
+    }
+
+    /// A UAS running `scenario` on `port` of 127.0.0.1 (four media ports
+    /// of the bed's), not started.
+    pub fn uas(&mut self, scenario: &str, port: u16) -> Sipp {
+        let media = self.ports.take(4);
+        Sipp::uas(scenario, SocketAddr::new(LOCALHOST, port), media)
+    }
+}
+
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// `n` platform targets `sip:agent@127.0.0.1:PORT` on ports taken from
+/// `ports` in order: the ports and the URIs.
+pub fn target_uris(ports: &mut PortBlock, n: usize) -> (Vec<u16>, Vec<String>) {
+    let list: Vec<u16> = (0..n).map(|_| ports.take(2)).collect();
+    let uris = list
+        .iter()
+        .map(|p| format!("sip:agent@127.0.0.1:{p}"))
+        .collect();
+    (list, uris)
 }

@@ -86,6 +86,13 @@ impl Server {
             .map_err(|e| anyhow!("contact URI: {e}"))?;
 
         let gate = Arc::new(Gate::default());
+        // Sources outside every allowlist stop at the transport (see
+        // `Gate::admits_source`): not even rsipstack's keepalive answer.
+        let whitelist_gate = gate.clone();
+        transport_layer.set_whitelist(move |ip: std::net::IpAddr| {
+            let admitted = whitelist_gate.admits_source(ip);
+            async move { admitted }
+        });
         let endpoint = EndpointBuilder::new()
             .with_user_agent(&config.sip.user_agent)
             .with_transport_layer(transport_layer)

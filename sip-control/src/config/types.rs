@@ -102,7 +102,9 @@ pub struct SipConfig {
     /// INFO is relayed as INFO and the audio can stay on the fast path.
     #[serde(default = "default_true")]
     pub inject_dtmf: bool,
-    /// Largest SIP message accepted, in bytes.
+    /// Largest SIP message accepted, in bytes. Over UDP rsipstack reads
+    /// at most 8192 bytes of a datagram; a longer one arrives cut short
+    /// (less body than its Content-Length) and the gate drops it.
     #[serde(default = "default_max_message_size")]
     pub max_message_size: usize,
 }

@@ -58,12 +58,12 @@ const FAMILIES: &[(&str, &str, &str)] = &[
     (
         "sluice_sip_allowlist_drops_total",
         "counter",
-        "Requests from sources outside every allowlist.",
+        "Requests (UDP datagrams, TCP/TLS connections) from sources outside every allowlist.",
     ),
     (
         "sluice_sip_rate_limited_total",
         "counter",
-        "Requests dropped by the per-source rate limit.",
+        "Messages dropped at the gate, by reason: rate-limited, locked-out, oversize, malformed.",
     ),
     (
         "sluice_sip_auth_failures_total",
