@@ -6,10 +6,11 @@
 //! a client from outside the allowlist gets nothing back over TLS either.
 
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sluice_tests::proc::run_bounded;
 use sluice_tests::sip_control::{ControlConfig, SipControl};
+use sluice_tests::sipp::tcp_port_listening;
 use sluice_tests::{peers, PortBlock, TempDir};
 
 const TEST: &str = "sip_control_tls";
@@ -39,13 +40,30 @@ print(tls.version())
 print(data.decode(errors="replace") if data else "NOTHING")
 "#;
 
+/// Runs the client once the TLS listener listens; a handshake cut short
+/// (a loaded machine) is tried again, at most three times.
 fn client(dir: &TempDir, port: u16, cert: &std::path::Path, source: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !tcp_port_listening(port) {
+        assert!(
+            Instant::now() < deadline,
+            "nothing listens on TLS port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let script = dir.write("tls_client.py", CLIENT);
-    let mut cmd = Command::new("python3");
-    cmd.arg(script).arg(port.to_string()).arg(cert).arg(source);
-    let (status, out) = run_bounded("tls-client", cmd, dir, Duration::from_secs(20));
-    assert!(status.success(), "TLS client failed ({status}):\n{out}");
-    out
+    let mut last = String::new();
+    for _ in 0..3 {
+        let mut cmd = Command::new("python3");
+        cmd.arg(&script).arg(port.to_string()).arg(cert).arg(source);
+        let (status, out) = run_bounded("tls-client", cmd, dir, Duration::from_secs(20));
+        if status.success() {
+            return out;
+        }
+        last = format!("TLS client failed ({status}):\n{out}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    panic!("{last}");
 }
 
 #[test]
