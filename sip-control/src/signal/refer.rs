@@ -1,7 +1,8 @@
 //! The target of a REFER: the URI inside a `Refer-To` value.
 
 /// The URI inside a Refer-To value (`<sip:q@h>;param` or `sip:q@h`),
-/// without URI headers (`?Replaces=...`).
+/// without URI headers (`?Replaces=...`); `None` unless it is a `sip:` or
+/// `sips:` URI without spaces, control characters, quotes or angle brackets.
 pub fn refer_target(value: &str) -> Option<String> {
     let value = value.trim();
     let inner = match value.strip_prefix('<') {
@@ -9,7 +10,11 @@ pub fn refer_target(value: &str) -> Option<String> {
         None => value.split(';').next()?,
     };
     let uri = inner.split('?').next()?.trim();
-    (uri.starts_with("sip:") || uri.starts_with("sips:")).then(|| uri.to_owned())
+    let scheme = uri.starts_with("sip:") || uri.starts_with("sips:");
+    let clean = !uri
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '<' | '>' | '"'));
+    (scheme && clean).then(|| uri.to_owned())
 }
 
 #[cfg(test)]
@@ -32,5 +37,8 @@ mod tests {
         );
         assert_eq!(refer_target("<tel:+15551234>"), None);
         assert_eq!(refer_target(""), None);
+        // Found by the sip_values fuzz target: an unbracketed URI with `>`.
+        assert_eq!(refer_target("\u{b}\u{b}sips:\u{14}2<>>s"), None);
+        assert_eq!(refer_target("sip:a b@h"), None);
     }
 }
