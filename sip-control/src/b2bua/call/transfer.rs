@@ -89,9 +89,7 @@ pub(super) async fn refer(
         );
         return outcome;
     }
-    let _ = handle
-        .reply(StatusCode::Other(202, "Accepted".into()))
-        .await;
+    reply_before_notify(handle, StatusCode::Other(202, "Accepted".into())).await;
     notify(platform, 100, "Trying", false).await;
 
     let outcome = bridge(ctx, media, carrier, platform, &target).await;
@@ -129,7 +127,7 @@ async fn pass_through(
     match carrier.dialog.refer(uri, Some(referred_by), None).await {
         Ok(Some(response)) => {
             let accepted = response.status_code.code() < 300;
-            let _ = handle.reply(response.status_code).await;
+            reply_before_notify(handle, response.status_code).await;
             if accepted {
                 TransferOutcome::HandedToCarrier
             } else {
@@ -270,6 +268,27 @@ async fn bridge(
     media.restore(&carrier.ng_tag, &platform.ng_tag).await;
     notify(platform, status, reason(status), true).await;
     TransferOutcome::Failed
+}
+
+/// Answers the REFER and returns once the answer is on the wire, so that the
+/// NOTIFYs that follow cannot overtake it (a referrer such as SIPp expects
+/// the 202 first).
+///
+/// rsipstack sends the answer from the dialog's own task and drops the
+/// command channel right after a final answer; commands queued behind the
+/// final one are never read. Filling the channel (4 slots) therefore blocks
+/// until that task has sent the answer and closed the channel.
+async fn reply_before_notify(handle: TransactionHandle, status: StatusCode) {
+    if handle.reply(status.clone()).await.is_err() {
+        return;
+    }
+    let closed = async { while handle.reply(status.clone()).await.is_ok() {} };
+    if tokio::time::timeout(Duration::from_secs(1), closed)
+        .await
+        .is_err()
+    {
+        tracing::debug!("the REFER's answer was not seen sent within 1 s");
+    }
 }
 
 /// A NOTIFY of the REFER's implicit subscription with a sipfrag status.
