@@ -206,6 +206,9 @@ fn stream_report(
     if let Some(e) = s.latched.or(advertised) {
         d.insert("endpoint", endpoint(e));
     }
+    if let Some(t) = s.first_packet {
+        d.insert("first_packet_us", clock.unix_us(t));
+    }
     if let Some(t) = s.last_packet {
         d.insert("last packet", clock.unix(t));
     }

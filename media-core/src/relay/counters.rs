@@ -121,6 +121,8 @@ pub struct StreamStats {
     pub rtcp: Counter,
     /// Packets received and not forwarded, by [`DropReason`].
     pub drops: [u64; DropReason::COUNT],
+    /// When the first accepted packet arrived (time to first audio).
+    pub first_packet: Option<Instant>,
     /// When the last packet arrived (forwarded or not).
     pub last_packet: Option<Instant>,
     /// The remote address media is sent to, once learned.
@@ -135,6 +137,13 @@ pub struct StreamStats {
 }
 
 impl StreamStats {
+    /// Notes a packet from the leg at `now`: the first one's time is kept.
+    #[inline]
+    pub fn note_packet(&mut self, now: Instant) {
+        self.first_packet.get_or_insert(now);
+        self.last_packet = Some(now);
+    }
+
     /// Counts one dropped packet.
     #[inline]
     pub fn drop(&mut self, reason: DropReason) {

@@ -680,6 +680,7 @@ mod tests {
                 Some(later),
                 "only new packets are activity"
             );
+            assert_eq!(stats.first_packet, Some(now), "the first stays first");
             assert!(t.idle_calls(later - Duration::from_secs(1)).is_empty());
             assert_eq!(t.offloaded(Some(CallSerial(2)), None).len(), 0);
             assert_eq!(t.offloaded(None, None).len(), 1);

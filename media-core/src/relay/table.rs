@@ -404,7 +404,7 @@ impl RelayTable {
                 return Verdict::Drop(reason);
             }
         };
-        live.stats.last_packet = Some(now);
+        live.stats.note_packet(now);
         if let Some(route) = live.config.media.transcode {
             if received.rtcp || route.rtp {
                 let call = live.config.call;
@@ -728,7 +728,7 @@ impl RelayTable {
             let delta = super::Counter { packets, bytes };
             live.stats.rtp = live.stats.rtp.plus(delta);
             live.stats.xdp = live.stats.xdp.plus(delta);
-            live.stats.last_packet = Some(now);
+            live.stats.note_packet(now);
         }
     }
 

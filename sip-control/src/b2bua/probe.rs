@@ -15,6 +15,8 @@ use rsipstack::transaction::transaction::Transaction;
 use tokio_util::sync::CancellationToken;
 
 use super::{uri, Shared};
+use crate::media::NodeStatus;
+use crate::ops::metrics::Metrics;
 
 /// Probe results per target URI (as written in the config).
 #[derive(Debug, Default)]
@@ -102,17 +104,29 @@ pub async fn run(shared: Arc<Shared>, cancel: CancellationToken) {
             });
         }
         for node in runtime.media.snapshot() {
-            shared.metrics.set(
-                "sluice_sip_media_node_up",
-                &[("node", node.name.as_str())],
-                if node.up { 1.0 } else { 0.0 },
-            );
+            export_node(&shared.metrics, &node);
         }
         tokio::select! {
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(Duration::from_millis(250)) => {}
         }
     }
+}
+
+/// One media node's health and NG counters as metrics.
+fn export_node(metrics: &Metrics, node: &NodeStatus) {
+    let label = [("node", node.name.as_str())];
+    metrics.set(
+        "sluice_sip_media_node_up",
+        &label,
+        f64::from(u8::from(node.up)),
+    );
+    if let Some(rtt) = node.rtt {
+        metrics.set("sluice_sip_ng_rtt_seconds", &label, rtt.as_secs_f64());
+    }
+    metrics.set("sluice_sip_ng_in_flight", &label, node.in_flight as f64);
+    metrics.set_counter("sluice_sip_ng_retransmits_total", &label, node.retransmits);
+    metrics.set_counter("sluice_sip_ng_failures_total", &label, node.failures);
 }
 
 /// Sends one OPTIONS; true when any final response comes back.

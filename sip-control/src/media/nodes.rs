@@ -45,6 +45,10 @@ pub struct NodeStatus {
     pub rtt: Option<Duration>,
     /// Requests and pings that got no usable reply.
     pub failures: u64,
+    /// Requests sent again after no reply.
+    pub retransmits: u64,
+    /// Requests waiting for their reply now.
+    pub in_flight: usize,
 }
 
 /// One configured node.
@@ -132,6 +136,8 @@ impl MediaNodes {
                 up: n.health.is_up(),
                 rtt: n.health.rtt(),
                 failures: n.health.failures(),
+                retransmits: n.client.stats().retransmits,
+                in_flight: n.client.waiting(),
             })
             .collect()
     }

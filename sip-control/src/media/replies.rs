@@ -1,5 +1,7 @@
 //! Readers for the reply keys sip-control uses.
 
+use std::time::Duration;
+
 use sluice_ng::{Dict, Value};
 
 use super::error::ReplyError;
@@ -29,6 +31,27 @@ pub fn warning(reply: &Dict) -> Option<&str> {
 /// no stream with a counter (nothing is known yet); garbage values count
 /// as nothing rather than failing.
 pub fn packets_from(reply: &Dict, tag: &str) -> Option<u64> {
+    let counts = streams_of(reply, tag)?
+        .filter_map(|s| s.get("stats")?.as_dict()?.get("packets")?.as_int())
+        .map(|n| u64::try_from(n).unwrap_or(0));
+    counts.fold(None, |sum, n| Some(sum.unwrap_or(0u64).saturating_add(n)))
+}
+
+/// How long after the call was created on the node the first packet from
+/// `tag`'s party arrived there: the earliest `first_packet_us` of its
+/// streams minus the call's `created_us`, both on the node's clock.
+/// media-core reports both; `None` from relays that do not (rtpengine).
+pub fn first_packet_after_created(reply: &Dict, tag: &str) -> Option<Duration> {
+    let created = reply.get("created_us")?.as_int()?;
+    let first = streams_of(reply, tag)?
+        .filter_map(|s| s.get("first_packet_us")?.as_int())
+        .min()?;
+    let micros = u64::try_from(first.checked_sub(created)?).ok()?;
+    Some(Duration::from_micros(micros))
+}
+
+/// Every stream of every media of `tag`'s leg in a `query` reply.
+fn streams_of<'a>(reply: &'a Dict, tag: &str) -> Option<impl Iterator<Item = &'a Dict>> {
     let medias = reply
         .get("tags")?
         .as_dict()?
@@ -36,19 +59,13 @@ pub fn packets_from(reply: &Dict, tag: &str) -> Option<u64> {
         .as_dict()?
         .get("medias")?
         .as_list()?;
-    let counts = medias
-        .iter()
-        .filter_map(|m| m.as_dict()?.get("streams")?.as_list())
-        .flatten()
-        .filter_map(|s| {
-            s.as_dict()?
-                .get("stats")?
-                .as_dict()?
-                .get("packets")?
-                .as_int()
-        })
-        .map(|n| u64::try_from(n).unwrap_or(0));
-    counts.fold(None, |sum, n| Some(sum.unwrap_or(0u64).saturating_add(n)))
+    Some(
+        medias
+            .iter()
+            .filter_map(|m| m.as_dict()?.get("streams")?.as_list())
+            .flatten()
+            .filter_map(Value::as_dict),
+    )
 }
 
 #[cfg(test)]
@@ -108,6 +125,52 @@ mod tests {
         assert_eq!(packets_from(&q, "platform"), Some(7));
         assert_eq!(packets_from(&q, ""), Some(3), "rtpengine's untagged side");
         assert_eq!(packets_from(&q, "nobody"), None);
+    }
+
+    #[test]
+    fn first_packet_is_measured_from_the_call_creation_on_the_node() {
+        let timed = |first: Option<i64>| {
+            let mut s = stream(1);
+            if let (Value::Dict(d), Some(us)) = (&mut s, first) {
+                d.insert("first_packet_us", us);
+            }
+            s
+        };
+        let q = query_reply()
+            .with("created_us", 1_700_000_000_000_000i64)
+            .with(
+                "tags",
+                Dict::new().with(
+                    "platform",
+                    leg(
+                        "platform",
+                        vec![
+                            vec![timed(None), timed(Some(1_700_000_000_250_000))],
+                            vec![timed(Some(1_700_000_000_012_500))],
+                        ],
+                    ),
+                ),
+            );
+        assert_eq!(
+            first_packet_after_created(&q, "platform"),
+            Some(Duration::from_micros(12_500)),
+            "the earliest stream counts"
+        );
+        assert_eq!(first_packet_after_created(&q, "carrier"), None);
+        let before = Dict::new().with("created_us", 10i64).with(
+            "tags",
+            Dict::new().with("t", leg("t", vec![vec![timed(Some(5))]])),
+        );
+        assert_eq!(
+            first_packet_after_created(&before, "t"),
+            None,
+            "clock went back"
+        );
+        assert_eq!(
+            first_packet_after_created(&query_reply(), "platform"),
+            None,
+            "rtpengine reports neither key"
+        );
     }
 
     #[test]

@@ -96,6 +96,26 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "1 when the media node answers NG ping.",
     ),
     (
+        "sluice_sip_ng_rtt_seconds",
+        "gauge",
+        "The media node's last NG ping round trip.",
+    ),
+    (
+        "sluice_sip_ng_in_flight",
+        "gauge",
+        "NG requests waiting for the media node's reply.",
+    ),
+    (
+        "sluice_sip_ng_retransmits_total",
+        "counter",
+        "NG requests sent to the media node again after no reply.",
+    ),
+    (
+        "sluice_sip_ng_failures_total",
+        "counter",
+        "NG requests and pings the media node gave no usable reply to.",
+    ),
+    (
         "sluice_sip_ttfa_seconds",
         "histogram",
         "INVITE received to the first media packet from the platform.",
@@ -137,6 +157,16 @@ impl Metrics {
             .or_default()
             .entry(own(labels))
             .or_default() += n;
+    }
+
+    /// Sets a counter to a total kept elsewhere (e.g. an NG client's).
+    pub fn set_counter(&self, name: &'static str, labels: &[(&'static str, &str)], total: u64) {
+        let mut families = self.lock();
+        families
+            .counters
+            .entry(name)
+            .or_default()
+            .insert(own(labels), total);
     }
 
     /// Sets a gauge.

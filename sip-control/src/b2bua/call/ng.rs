@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use crate::config::{Config, SrtpPolicy};
 use crate::media::commands::{
@@ -11,7 +12,7 @@ use crate::media::commands::{
     TransportProtocol,
 };
 use crate::media::nodes::call_hash;
-use crate::media::replies::{packets_from, reply_sdp};
+use crate::media::replies::{first_packet_after_created, packets_from, reply_sdp};
 use crate::media::{MediaNodes, NodeId};
 use crate::signal::sdp_facts;
 
@@ -36,6 +37,9 @@ struct Inner {
     toward_platform: SdpOptions,
     toward_carrier: SdpOptions,
     direction: Option<Direction>,
+    /// When the node's offer reply arrived: no earlier than the node
+    /// created the call.
+    offered_at: Instant,
     sdps: Mutex<Sdps>,
 }
 
@@ -82,6 +86,7 @@ impl CallMedia {
             .offer(&params, call_hash(&call_id))
             .await
             .map_err(|e| e.to_string())?;
+        let offered_at = Instant::now();
         let platform_sdp = reply_sdp(&reply).map_err(|e| e.to_string())?;
         let mut sdps = Sdps::default();
         sdps.sent_by.insert(carrier_tag.to_owned(), sdp.to_vec());
@@ -95,6 +100,7 @@ impl CallMedia {
                 toward_platform,
                 toward_carrier,
                 direction,
+                offered_at,
                 sdps: Mutex::new(sdps),
             }),
         })
@@ -220,13 +226,23 @@ impl CallMedia {
         self.request(dict).await.map(|_| ())
     }
 
-    /// Packets the node received from the party with this tag so far.
-    pub async fn packets_from(&self, tag: &str) -> Option<u64> {
+    /// When the node received the first packet from the party with this
+    /// tag, if it has. A node that times it (media-core) gives the time on
+    /// its own clock after it created the call, so no clock needs to agree
+    /// with the node's; otherwise it is the time of this query.
+    pub async fn first_audio(&self, tag: &str) -> Option<Instant> {
         let reply = self
             .request(commands::query(&self.inner.call_id))
             .await
             .ok()?;
-        packets_from(&reply, tag)
+        if packets_from(&reply, tag).unwrap_or(0) == 0 {
+            return None;
+        }
+        let at = match first_packet_after_created(&reply, tag) {
+            Some(after) => self.inner.offered_at + after,
+            None => Instant::now(),
+        };
+        Some(at)
     }
 
     /// Removes the call from the node.

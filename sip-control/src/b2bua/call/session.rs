@@ -15,9 +15,11 @@ use super::{write_cdr, CallContext};
 use crate::signal::info_dtmf::{self, InfoFormat};
 use crate::signal::sdp_facts;
 
-/// How often the media node is asked for the platform's first packet.
+/// How often the media node is first asked for the platform's first packet.
 const TTFA_POLL: Duration = Duration::from_millis(20);
-/// How long after the answer the first packet is waited for.
+/// The longest wait between two of those queries.
+const TTFA_POLL_MAX: Duration = Duration::from_secs(1);
+/// How long after the answer the platform's first packet is looked for.
 const TTFA_LIMIT: Duration = Duration::from_secs(10);
 
 /// Answers the carrier with the media node's SDP, then runs the call.
@@ -147,7 +149,9 @@ async fn run(
 }
 
 /// Polls the media node until the platform's first packet shows, then
-/// records time to first audio (from the carrier's INVITE).
+/// records time to first audio (from the carrier's INVITE). The polls
+/// thin out while nothing arrives ([`ttfa_poll_delay`]), so a slow
+/// platform or a loaded node does not bring a flood of queries.
 fn watch_first_audio(
     ctx: &CallContext,
     media: &CallMedia,
@@ -161,9 +165,10 @@ fn watch_first_audio(
     let route = ctx.cdr.did.clone();
     tokio::spawn(async move {
         let limit = Instant::now() + TTFA_LIMIT;
+        let mut polls = 0;
         while Instant::now() < limit && !sender.is_closed() {
-            if media.packets_from(&tag).await.unwrap_or(0) > 0 {
-                let elapsed = started.elapsed();
+            if let Some(first) = media.first_audio(&tag).await {
+                let elapsed = first.saturating_duration_since(started);
                 metrics.observe(
                     "sluice_sip_ttfa_seconds",
                     &[("route", route.as_str())],
@@ -172,7 +177,8 @@ fn watch_first_audio(
                 let _ = sender.send(elapsed);
                 return;
             }
-            tokio::time::sleep(TTFA_POLL).await;
+            tokio::time::sleep(ttfa_poll_delay(polls)).await;
+            polls += 1;
         }
     });
     receiver
@@ -309,5 +315,37 @@ async fn reinvite(
             tracing::info!(%error, "re-INVITE answer refused by the media node");
             let _ = handle.reply(StatusCode::NotAcceptableHere).await;
         }
+    }
+}
+
+/// The wait after the `polls`-th query that found no audio: 20 ms for the
+/// first 100 ms, then doubling up to 1 s: about 20 queries in 10 s.
+fn ttfa_poll_delay(polls: u32) -> Duration {
+    const FAST_POLLS: u32 = 5;
+    let doublings = polls.saturating_sub(FAST_POLLS - 1).min(6);
+    (TTFA_POLL * 2u32.pow(doublings)).min(TTFA_POLL_MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttfa_polls_thin_out_to_one_a_second() {
+        let delays: Vec<u64> = (0..13)
+            .map(|n| ttfa_poll_delay(n).as_millis() as u64)
+            .collect();
+        assert_eq!(
+            delays,
+            [20, 20, 20, 20, 20, 40, 80, 160, 320, 640, 1000, 1000, 1000]
+        );
+        let mut waited = Duration::ZERO;
+        let mut polls = 0;
+        while waited < TTFA_LIMIT {
+            waited += ttfa_poll_delay(polls);
+            polls += 1;
+        }
+        assert!(polls <= 20, "{polls} queries in {TTFA_LIMIT:?}");
+        assert_eq!(ttfa_poll_delay(u32::MAX), TTFA_POLL_MAX);
     }
 }
