@@ -1,6 +1,8 @@
 //! DTMF as real peers see it: tshark capturing RFC 4733 events on a
 //! loopback port and decoding them, and a listener for media-core's
-//! `--dtmf-log-dest` JSON datagrams.
+//! `--dtmf-log-dest` JSON datagrams. The capture also serves other
+//! checks: several ports at once, and any tshark field of its packets
+//! ([`Capture::finish_fields`]).
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
@@ -22,10 +24,22 @@ impl Capture {
     /// Starts `tshark -i lo` for UDP to `port`, stopping by itself after
     /// `limit` at the latest, and waits until it captures.
     pub fn start(dir: &TempDir, port: u16, limit: Duration) -> Self {
+        Self::start_ports(dir, &[port], limit)
+    }
+
+    /// Like [`Capture::start`], for UDP to any of `ports` (RTP and SIP of
+    /// one party, say); [`Capture::finish`] decodes the first port's.
+    pub fn start_ports(dir: &TempDir, ports: &[u16], limit: Duration) -> Self {
+        let port = *ports.first().expect("at least one port to capture");
+        let filter = ports
+            .iter()
+            .map(|p| format!("udp dst port {p}"))
+            .collect::<Vec<_>>()
+            .join(" or ");
         let file = dir.join(&format!("capture-{port}.pcapng"));
         let mut cmd = Command::new("tshark");
         cmd.args(["-i", "lo", "-q", "-f"])
-            .arg(format!("udp dst port {port}"))
+            .arg(filter)
             .arg("-a")
             .arg(format!("duration:{}", limit.as_secs().max(1)))
             .arg("-w")
@@ -52,6 +66,26 @@ impl Capture {
     /// Stops the capture (SIGINT) and returns the RTP packets tshark
     /// decodes in it, with `event_pt` decoded as RFC 4733 events.
     pub fn finish(mut self, dir: &TempDir, event_pt: u8) -> Vec<RtpPacket> {
+        self.stop();
+        decode(dir, &self.file, self.port, event_pt)
+    }
+
+    /// Stops the capture and gives, for every packet matching the display
+    /// filter `filter`, tshark's `fields` (`-T fields -e ...`, empty
+    /// strings where a packet has none), UDP ports decoded as `decode_as`
+    /// says (`(port, "rtp")`, `(port, "sip")`).
+    pub fn finish_fields(
+        mut self,
+        dir: &TempDir,
+        decode_as: &[(u16, &str)],
+        filter: &str,
+        fields: &[&str],
+    ) -> Vec<Vec<String>> {
+        self.stop();
+        fields_of(dir, &self.file, decode_as, filter, fields)
+    }
+
+    fn stop(&mut self) {
         thread::sleep(Duration::from_millis(300));
         self.proc.stop_with("INT", Duration::from_secs(10));
         assert!(
@@ -59,8 +93,34 @@ impl Capture {
             "tshark wrote no capture:\n{}",
             self.proc.log()
         );
-        decode(dir, &self.file, self.port, event_pt)
     }
+}
+
+/// tshark's `fields` of every packet of `file` that matches the display
+/// filter `filter`, UDP ports decoded as `decode_as` says
+/// (`(port, "rtp")`).
+pub fn fields_of(
+    dir: &TempDir,
+    file: &std::path::Path,
+    decode_as: &[(u16, &str)],
+    filter: &str,
+    fields: &[&str],
+) -> Vec<Vec<String>> {
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-r").arg(file);
+    for (port, protocol) in decode_as {
+        cmd.arg("-d").arg(format!("udp.port=={port},{protocol}"));
+    }
+    cmd.args(["-Y", filter, "-T", "fields", "-E", "separator=;"]);
+    for field in fields {
+        cmd.args(["-e", field]);
+    }
+    let (status, out) = run_bounded("tshark-fields", cmd, dir, Duration::from_secs(60));
+    assert!(status.success(), "tshark -r failed ({status}):\n{out}");
+    out.lines()
+        .map(|l| l.split(';').map(str::to_owned).collect::<Vec<_>>())
+        .filter(|row| row.len() == fields.len())
+        .collect()
 }
 
 /// One RTP packet as tshark decoded it.

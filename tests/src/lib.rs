@@ -13,6 +13,7 @@
 //! - [`sipp`]: SIPp running the scenario files of `tests/sipp/`, bounded,
 //!   with parsed call statistics.
 //! - [`rtp`]: plain-socket RTP streams with full accounting.
+//! - [`pcap`]: pcap files for SIPp to play (SRTP, Opus) and reading them.
 //! - [`peers`]: skipping (or failing in CI) when a peer is not installed.
 //! - [`proc`]: processes stopped by PID on drop, temporary directories.
 //!
@@ -24,6 +25,7 @@ pub mod dtmf;
 pub mod media;
 pub mod netns;
 pub mod ng;
+pub mod pcap;
 pub mod peers;
 pub mod ports;
 pub mod proc;

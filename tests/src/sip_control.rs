@@ -268,6 +268,21 @@ impl SipControl {
             .sum()
     }
 
+    /// Sum of the samples of metric `name` whose label set contains every
+    /// one of `labels` (`cause="carrier-cancel"`), in any order.
+    pub fn metric_with(&self, name: &str, labels: &[&str]) -> f64 {
+        self.metrics_text()
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter(|l| {
+                l.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+            })
+            .filter(|l| labels.iter().all(|label| l.contains(label)))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
     /// CDR lines written so far, parsed.
     pub fn cdrs(&self) -> Vec<serde_json::Value> {
         std::fs::read_to_string(&self.cdr)
@@ -374,6 +389,37 @@ impl ControlBed {
             control,
             relay,
         })
+    }
+
+    /// A bed with one platform target on a port of the bed's, the
+    /// platform's probes off and `target-timeout = "1s"` (SIPp UASes count
+    /// probes as calls), and whatever `tweak` changes; gives the target's
+    /// SIP port too.
+    pub fn one_target(
+        test: &str,
+        relay: Option<RelayKind>,
+        tools: &[&str],
+        tweak: impl FnOnce(&mut ControlConfig),
+    ) -> Option<(ControlBed, u16)> {
+        let mut target = 0;
+        let bed = ControlBed::start(
+            test,
+            relay,
+            tools,
+            |ports| {
+                let (list, uris) = target_uris(ports, 1);
+                target = list[0];
+                uris
+            },
+            |config| {
+                config.sip_extra.push("target-timeout = \"1s\"".to_owned());
+                config
+                    .platform_extra
+                    .push("probe-interval = \"0s\"".to_owned());
+                tweak(config);
+            },
+        )?;
+        Some((bed, target))
     }
 
     /// sip-control's SIP address (UDP and TCP).

@@ -143,6 +143,11 @@ impl Sipp {
         self.local
     }
 
+    /// The media port (`-mp`): in its SDP, and where its RTP leaves from.
+    pub fn media_port(&self) -> u16 {
+        self.media_port
+    }
+
     /// Adds raw arguments.
     pub fn args<I, S>(mut self, args: I) -> Self
     where
@@ -507,6 +512,36 @@ impl SippRun {
         fs::read_to_string(&self.messages).unwrap_or_default()
     }
 
+    /// Every SIP message of the message log, in order.
+    pub fn messages(&self) -> Vec<SipMessage> {
+        parse_messages(&self.message_log())
+    }
+
+    /// The messages it received whose first line starts with `start`
+    /// (`"SIP/2.0 183"`, `"INVITE "`), in order.
+    pub fn received(&self, start: &str) -> Vec<SipMessage> {
+        self.messages()
+            .into_iter()
+            .filter(|m| m.received && m.first_line().starts_with(start))
+            .collect()
+    }
+
+    /// The body of the first message it received whose first line starts
+    /// with `start` and whose `CSeq` ends with `method`; panics with the
+    /// message log's path if there is none.
+    pub fn received_body(&self, start: &str, method: &str) -> String {
+        self.received(start)
+            .into_iter()
+            .find(|m| m.header("CSeq").is_some_and(|c| c.ends_with(method)))
+            .map(|m| m.body().to_owned())
+            .unwrap_or_else(|| {
+                panic!(
+                    "no `{start}` for {method} received; messages: {}",
+                    self.messages.display()
+                )
+            })
+    }
+
     /// Everything worth printing when a test fails.
     pub fn diagnostics(&self) -> String {
         let log: Vec<&str> = self.log.lines().collect();
@@ -519,6 +554,66 @@ impl SippRun {
             self.messages.display()
         )
     }
+}
+
+/// One SIP message of SIPp's message log (`-trace_msg`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipMessage {
+    /// Received (`true`) or sent by SIPp.
+    pub received: bool,
+    /// The message as SIPp logged it (CRLF line ends).
+    pub text: String,
+}
+
+impl SipMessage {
+    /// The request or status line.
+    pub fn first_line(&self) -> &str {
+        self.text.lines().next().unwrap_or_default().trim_end()
+    }
+
+    /// The value of the first header called `name` (case-insensitive;
+    /// compact forms are not expanded).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.text
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.trim_end().is_empty())
+            .find_map(|l| {
+                let (n, v) = l.split_once(':')?;
+                n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+            })
+    }
+
+    /// The body: everything after the first empty line.
+    pub fn body(&self) -> &str {
+        self.text
+            .split_once("\r\n\r\n")
+            .or_else(|| self.text.split_once("\n\n"))
+            .map_or("", |(_, body)| body)
+    }
+}
+
+/// Splits the text of a SIPp 3.6.1 message log: each message follows a
+/// line of dashes and a date, then `UDP message received [N] bytes :` or
+/// `UDP message sent (N bytes):` (TCP likewise) and an empty line.
+pub fn parse_messages(log: &str) -> Vec<SipMessage> {
+    log.split("-----------------------------------------------")
+        .filter_map(|chunk| {
+            let mut parts = chunk.splitn(3, '\n');
+            let _date = parts.next()?;
+            let what = parts.next()?;
+            let received = if what.contains("message received") {
+                true
+            } else if what.contains("message sent") {
+                false
+            } else {
+                return None;
+            };
+            let text = parts.next()?.trim_start_matches(['\r', '\n']);
+            let text = text.trim_end_matches(['\r', '\n']).to_owned() + "\r\n";
+            Some(SipMessage { received, text })
+        })
+        .collect()
 }
 
 /// Whether some socket listens on TCP `port` (IPv4 or IPv6).
@@ -555,6 +650,24 @@ mod tests {
         assert_eq!(s.counter("completed"), 2);
         assert_eq!(s.counter("CallLength"), 0);
         assert_eq!(s.counter("missing"), 0);
+    }
+
+    #[test]
+    fn splits_the_message_log() {
+        let log = "----------------------------------------------- 2026-11-25 04:52:07.401734\n\
+                   UDP message sent (10 bytes):\n\n\
+                   INVITE sip:1@h SIP/2.0\r\nCSeq: 1 INVITE\r\nContent-Length: 4\r\n\r\nv=0\r\n\n\
+                   ----------------------------------------------- 2026-11-25 04:52:07.402095\n\
+                   UDP message received [5] bytes :\n\n\
+                   SIP/2.0 183 Session Progress\r\ncseq: 1 INVITE\r\n\r\nm=audio 1 RTP/AVP 8\r\n\n";
+        let m = parse_messages(log);
+        assert_eq!(m.len(), 2);
+        assert!(!m[0].received);
+        assert_eq!(m[0].first_line(), "INVITE sip:1@h SIP/2.0");
+        assert_eq!(m[0].body(), "v=0\r\n");
+        assert!(m[1].received);
+        assert_eq!(m[1].header("CSeq"), Some("1 INVITE"));
+        assert_eq!(m[1].body(), "m=audio 1 RTP/AVP 8\r\n");
     }
 
     #[test]
@@ -617,6 +730,13 @@ mod tests {
             "platform_uas_info_dtmf",
             "platform_uas_refer",
             "platform_uas_503",
+            "platform_uas_early_media",
+            "platform_uas_ring_cancel",
+            "platform_uas_srtp",
+            "platform_uas_opus",
+            "carrier_uac_early_media",
+            "carrier_uac_cancel",
+            "carrier_uac_pcma_only",
             "queue_uas",
             "uas_challenge",
             "registrar_challenge",
