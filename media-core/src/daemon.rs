@@ -36,6 +36,7 @@ impl Daemon {
                 config.listen_ng
             )
         })?;
+        widen_receive_buffer(&socket);
         let xdp = start_xdp(config);
         let flows = xdp.as_ref().map(XdpFastPath::flows);
         let tuning = WorkerTuning::default();
@@ -171,5 +172,19 @@ fn start_xdp(config: &Config) -> Option<XdpFastPath> {
             tracing::warn!("XDP fast path unavailable, forwarding in userspace only: {reason}");
             None
         }
+    }
+}
+
+/// The NG socket's receive buffer: room for a few thousand commands, so a
+/// burst of call set-ups that arrives while the control thread is not
+/// scheduled waits in the kernel instead of being dropped (and then
+/// retransmitted by every client at once). The kernel caps it at
+/// `net.core.rmem_max`.
+const NG_RECEIVE_BUFFER: usize = 4 << 20;
+
+fn widen_receive_buffer(socket: &UdpSocket) {
+    let socket = socket2::SockRef::from(socket);
+    if let Err(error) = socket.set_recv_buffer_size(NG_RECEIVE_BUFFER) {
+        tracing::warn!(%error, "cannot widen the NG socket's receive buffer");
     }
 }

@@ -56,6 +56,9 @@ struct Counters {
     recv_errors: AtomicU64,
 }
 
+/// The socket's receive buffer (bytes) asked of the kernel.
+const REPLY_BUFFER: usize = 4 << 20;
+
 /// Counters of one client since it was created.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ClientStats {
@@ -78,6 +81,9 @@ impl NgClient {
         let runtime = tokio::runtime::Handle::try_current().map_err(io::Error::other)?;
         let std_socket = std::net::UdpSocket::bind(local_for(server))?;
         std_socket.connect(server)?;
+        // Room for the replies to a burst of requests: a reply dropped here
+        // costs a retransmission on both ends. Capped by net.core.rmem_max.
+        let _ = socket2::SockRef::from(&std_socket).set_recv_buffer_size(REPLY_BUFFER);
         std_socket.set_nonblocking(true)?;
         let socket = Arc::new(UdpSocket::from_std(std_socket)?);
         let pending = Arc::new(Pending::default());
