@@ -4,9 +4,11 @@
 //! - [`routing`]: DID normalization (E.164) and lookup.
 //! - [`info_dtmf`]: DTMF in SIP INFO bodies, both content types.
 //! - [`sdp_facts`]: codecs and telephone-event in an SDP body.
-//! - [`refer`]: the target URI of a `Refer-To` header.
+//! - [`refer`]: the target URI of a `Refer-To` header, and its `Replaces`.
+//! - [`replaces`]: the RFC 3891 `Replaces` value, escaped or not.
 
 pub mod info_dtmf;
 pub mod refer;
+pub mod replaces;
 pub mod routing;
 pub mod sdp_facts;

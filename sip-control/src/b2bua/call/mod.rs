@@ -7,9 +7,11 @@
 //! - [`transfer`]: REFER from the platform, bridged to a human queue.
 //! - [`ng`]: the NG requests of a call, built from the trunk and platform policy.
 //! - [`leg`]: helpers shared by both legs (headers, SDP bodies).
+//! - [`precheck`]: INVITEs refused before they become calls (`Replaces`).
 
 mod leg;
 mod ng;
+mod precheck;
 mod session;
 mod setup;
 mod transfer;
@@ -36,6 +38,9 @@ pub(crate) struct CallContext {
 
 /// Runs one call from its INVITE transaction to the end.
 pub async fn run(shared: Arc<Shared>, runtime: Arc<Runtime>, mut tx: Transaction, trunk: usize) {
+    if precheck::refused(&shared, &mut tx).await {
+        return;
+    }
     let _active = ActiveCall::new(shared.clone());
     let started = Instant::now();
     let trunk_name = runtime.config.trunks[trunk].name.clone();

@@ -13,6 +13,12 @@
 //! With `transfer = "refer"` on the DID and `refer-pass-through` on the
 //! trunk, the REFER goes to the carrier instead; the carrier's NOTIFYs are
 //! relayed to the platform and the carrier ends the call when done.
+//!
+//! An attended transfer (RFC 5589) names the platform's consultation call
+//! with the human in a `Replaces` URI header of the Refer-To. The target
+//! must still be a configured queue; the INVITE to it (or the REFER passed
+//! to the carrier) carries that `Replaces`, so the human's phone swaps its
+//! consultation call for the caller. A malformed `Replaces` gets 400.
 
 use std::time::{Duration, Instant};
 
@@ -26,7 +32,8 @@ use super::ng::CallMedia;
 use super::CallContext;
 use crate::b2bua::uri;
 use crate::config::TransferMode;
-use crate::signal::refer::refer_target;
+use crate::signal::refer::{refer_replaces, refer_target};
+use crate::signal::replaces::Replaces;
 use crate::signal::sdp_facts;
 
 /// How long a queue may ring when `ring-timeout` is not set.
@@ -64,6 +71,18 @@ pub(super) async fn refer(
         let _ = handle.reply(StatusCode::BadRequest).await;
         return TransferOutcome::Failed;
     };
+    let replaces = match refer_replaces(refer_to.as_deref().unwrap_or_default()) {
+        Ok(replaces) => replaces,
+        Err(error) => {
+            tracing::info!(call_id = %ctx.cdr.call_id, %target, %error, "REFER with a malformed Replaces");
+            metrics.inc(
+                "sluice_sip_transfers_total",
+                &[("mode", "bridge"), ("result", "bad-replaces")],
+            );
+            let _ = handle.reply(StatusCode::BadRequest).await;
+            return TransferOutcome::Failed;
+        }
+    };
     let did = &ctx.runtime.config.dids[ctx.did];
     let allowed = did.queues.iter().any(|queue| same_target(queue, &target));
     if !allowed {
@@ -77,7 +96,7 @@ pub(super) async fn refer(
     }
     let trunk = &ctx.runtime.config.trunks[ctx.trunk];
     if did.transfer == TransferMode::Refer && trunk.refer_pass_through {
-        let outcome = pass_through(carrier, &request, handle, &target).await;
+        let outcome = pass_through(carrier, &request, handle, &target, replaces.as_ref()).await;
         let result = match outcome {
             TransferOutcome::HandedToCarrier => "accepted",
             _ => "refused",
@@ -92,13 +111,18 @@ pub(super) async fn refer(
     reply_before_notify(handle, StatusCode::Other(202, "Accepted".into())).await;
     notify(platform, 100, "Trying", false).await;
 
-    let outcome = bridge(ctx, media, carrier, platform, &target).await;
+    let outcome = bridge(ctx, media, carrier, platform, &target, replaces.as_ref()).await;
     let result = match &outcome {
         TransferOutcome::Completed(_) => "completed",
         TransferOutcome::Failed | TransferOutcome::HandedToCarrier => "failed",
         TransferOutcome::Ended(_) => "ended",
     };
-    ctx.cdr.transfer = Some(format!("{target}: {result}"));
+    let attended = if replaces.is_some() {
+        " (attended)"
+    } else {
+        ""
+    };
+    ctx.cdr.transfer = Some(format!("{target}: {result}{attended}"));
     metrics.inc(
         "sluice_sip_transfers_total",
         &[("mode", "bridge"), ("result", result)],
@@ -106,17 +130,22 @@ pub(super) async fn refer(
     outcome
 }
 
-/// Sends the REFER on to the carrier and answers the platform with the
-/// carrier's answer.
+/// Sends the REFER on to the carrier (with the `Replaces` of an attended
+/// transfer) and answers the platform with the carrier's answer.
 async fn pass_through(
     carrier: &Leg,
     request: &Request,
     handle: TransactionHandle,
     target: &str,
+    replaces: Option<&Replaces>,
 ) -> TransferOutcome {
-    let Some(uri) = uri::parse(target) else {
+    if uri::parse(target).is_none() {
         let _ = handle.reply(StatusCode::BadRequest).await;
         return TransferOutcome::Failed;
+    }
+    let refer_to = match replaces {
+        Some(replaces) => format!("<{target}?Replaces={}>", replaces.uri_header_value()),
+        None => format!("<{target}>"),
     };
     let referred_by: Vec<Header> = request
         .headers
@@ -124,7 +153,15 @@ async fn pass_through(
         .filter(|h| matches!(h, Header::ReferredBy(_)))
         .cloned()
         .collect();
-    match carrier.dialog.refer(uri, Some(referred_by), None).await {
+    match carrier
+        .dialog
+        .refer(
+            rsipstack::sip::ReferTo::new(refer_to),
+            Some(referred_by),
+            None,
+        )
+        .await
+    {
         Ok(Some(response)) => {
             let accepted = response.status_code.code() < 300;
             reply_before_notify(handle, response.status_code).await;
@@ -145,13 +182,15 @@ async fn pass_through(
     }
 }
 
-/// Calls the queue and, when it answers, moves the carrier's media to it.
+/// Calls the queue (replacing the human's consultation call when the REFER
+/// named one) and, when it answers, moves the carrier's media to it.
 async fn bridge(
     ctx: &mut CallContext,
     media: &CallMedia,
     carrier: &mut Leg,
     platform: &mut Leg,
     target: &str,
+    replaces: Option<&Replaces>,
 ) -> TransferOutcome {
     let shared = ctx.shared.clone();
     let Some(callee) = uri::parse(target) else {
@@ -178,6 +217,7 @@ async fn bridge(
         content_type: Some("application/sdp".to_owned()),
         offer: Some(offer),
         contact: shared.contact.clone(),
+        headers: replaces.map(|r| vec![Header::Replaces(r.header_value().into())]),
         ..InviteOption::default()
     };
     let (sender, states) = shared.dialogs.new_dialog_state_channel();
