@@ -1,6 +1,6 @@
 //! The SIP values sip-control reads itself: INFO DTMF bodies (both content
-//! types), Refer-To values and their `Replaces` URI header, `Replaces`
-//! header values, SDP bodies (codec list, telephone-event) and dialled
+//! types), Refer-To values and their `Replaces` URI header, `Replaces`,
+//! `Session-Expires`, `Min-SE` and option-tag values, SDP bodies (codec list, telephone-event) and dialled
 //! numbers (E.164 normalization and DID lookup). Whatever they get, they
 //! return a value or `None` (or an error), and what they return is
 //! well-formed.
@@ -15,6 +15,7 @@ use sip_control::signal::refer::{refer_replaces, refer_target};
 use sip_control::signal::replaces::Replaces;
 use sip_control::signal::routing::Router;
 use sip_control::signal::sdp_facts;
+use sip_control::signal::session_timer::{lists_timer, parse_min_se, SessionExpires};
 
 fuzz_target!(|data: &[u8]| {
     for format in [InfoFormat::DtmfRelay, InfoFormat::Dtmf] {
@@ -43,6 +44,14 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(replaces) = Replaces::parse(text) {
         check_replaces(&replaces);
     }
+    if let Some(se) = SessionExpires::parse(text) {
+        assert!(se.seconds > 0);
+        assert_eq!(SessionExpires::parse(&se.header_value()), Some(se));
+    }
+    if let Some(min_se) = parse_min_se(text) {
+        assert!(min_se > 0);
+    }
+    let _ = lists_timer(text);
     let dids = [Did {
         number: "+1555*".to_owned(),
         platform: "ai".to_owned(),

@@ -1,22 +1,41 @@
 //! A carrier's INVITE refused before it becomes a call (no CDR, like a
 //! digest challenge): a `Replaces` header (RFC 3891 §3) that is malformed
 //! or given twice (400), names no dialog sip-control holds (481), or names
-//! one it holds (403: sip-control never hands a leg to a new INVITE).
+//! one it holds (403: sip-control never hands a leg to a new INVITE); a
+//! session interval below our `Min-SE` (422 with it, RFC 4028 §9) or a
+//! malformed `Session-Expires`/`Min-SE` (400).
+
+use std::time::Instant;
 
 use rsipstack::dialog::DialogId;
 use rsipstack::sip::{Header, StatusCode};
 use rsipstack::transaction::transaction::Transaction;
 
-use crate::b2bua::Shared;
+use super::timer::{self, Refusal};
+use crate::b2bua::{Runtime, Shared};
 use crate::signal::replaces::Replaces;
 
 /// Answers and returns `true` when the INVITE must not become a call.
-pub(super) async fn refused(shared: &Shared, tx: &mut Transaction) -> bool {
-    let Some(status) = replaces_status(shared, tx) else {
-        return false;
-    };
-    let _ = tx.reply(status).await;
-    true
+pub(super) async fn refused(shared: &Shared, runtime: &Runtime, tx: &mut Transaction) -> bool {
+    if let Some(status) = replaces_status(shared, tx) {
+        let _ = tx.reply(status).await;
+        return true;
+    }
+    let policy = timer::policy(&runtime.config.sip);
+    match timer::answer_request(&tx.original, policy.as_ref(), Instant::now()) {
+        Ok(_) => false,
+        Err(Refusal::Malformed) => {
+            let _ = tx.reply(StatusCode::BadRequest).await;
+            true
+        }
+        Err(Refusal::TooSmall(min_se)) => {
+            let headers = vec![Header::MinSE(min_se.to_string().into())];
+            let _ = tx
+                .reply_with(StatusCode::SessionIntervalTooSmall, headers, None)
+                .await;
+            true
+        }
+    }
 }
 
 /// The answer an INVITE with `Replaces` gets; `None` without one.

@@ -19,6 +19,9 @@
 //! must still be a configured queue; the INVITE to it (or the REFER passed
 //! to the carrier) carries that `Replaces`, so the human's phone swaps its
 //! consultation call for the caller. A malformed `Replaces` gets 400.
+//!
+//! The queue's INVITE asks for a session timer as the platform's does; its
+//! 2xx settles the timer of the leg that replaces the platform's.
 
 use std::time::{Duration, Instant};
 
@@ -29,7 +32,7 @@ use rsipstack::sip::{Header, Request, StatusCode, StatusCodeKind};
 
 use super::leg::{sdp_body, to_tag, Leg};
 use super::ng::CallMedia;
-use super::CallContext;
+use super::{timer, CallContext};
 use crate::b2bua::uri;
 use crate::config::TransferMode;
 use crate::signal::refer::{refer_replaces, refer_target};
@@ -211,13 +214,18 @@ async fn bridge(
         .ok()
         .and_then(|f| f.uri().ok())
         .unwrap_or_else(|| shared.contact.clone());
+    let policy = timer::policy(&ctx.runtime.config.sip);
+    let mut headers = timer::invite_headers(policy.as_ref());
+    if let Some(replaces) = replaces {
+        headers.push(Header::Replaces(replaces.header_value().into()));
+    }
     let option = InviteOption {
         caller,
         callee,
         content_type: Some("application/sdp".to_owned()),
         offer: Some(offer),
         contact: shared.contact.clone(),
-        headers: replaces.map(|r| vec![Header::Replaces(r.header_value().into())]),
+        headers: Some(headers),
         ..InviteOption::default()
     };
     let (sender, states) = shared.dialogs.new_dialog_state_channel();
@@ -236,6 +244,7 @@ async fn bridge(
         ng_tag: String::new(),
         telephone_event: false,
         role: "queue",
+        timer: None,
     };
     let ring = ctx
         .runtime
@@ -260,6 +269,7 @@ async fn bridge(
                                 queue.ng_tag = tag;
                                 queue.telephone_event =
                                     sdp_body(&response).is_some_and(sdp_facts::has_telephone_event);
+                                queue.timer = timer::from_answer(&response, policy.as_ref(), Instant::now());
                                 if !platform_gone {
                                     notify(platform, 200, "OK", true).await;
                                 }
