@@ -232,6 +232,37 @@ fn target_timeout_bounds() {
 }
 
 #[test]
+fn session_timer_defaults_and_bounds() {
+    let config = parse(BASE, "test.toml").unwrap();
+    assert!(config.sip.session_timers);
+    assert_eq!(config.sip.session_expires, Duration::from_secs(1800));
+    assert_eq!(config.sip.min_se, Duration::from_secs(90));
+    let text = edit("[sip]\n", "[sip]\nmin-se = \"89s\"\n");
+    assert_invalid(&text, "sip.min-se", "89s is below RFC 4028's floor of 90s");
+    let text = edit("[sip]\n", "[sip]\nmin-se = \"1500ms\"\n");
+    assert_invalid(&text, "sip.min-se", "not a whole number of seconds");
+    let text = edit("[sip]\n", "[sip]\nsession-expires = \"0s\"\n");
+    assert_invalid(&text, "sip.session-expires", "above 0");
+    let text = edit("[sip]\n", "[sip]\nsession-expires = \"60s\"\n");
+    assert_invalid(
+        &text,
+        "sip.session-expires",
+        "60s is outside sip.min-se (90s)",
+    );
+    let text = edit("[sip]\n", "[sip]\nsession-expires = \"2d\"\n");
+    assert_invalid(&text, "sip.session-expires", "outside");
+    let text = edit("[sip]\n", "[sip]\nsession-expires = \"5 fortnights\"\n");
+    assert_type(&text, "sip.session-expires", 3, "fortnights");
+    // Below the floor only when asked for, and session-expires follows.
+    let short = "[sip]\nshort-session-timers = true\nmin-se = \"2s\"\nsession-expires = \"4s\"\n";
+    let config = parse(&edit("[sip]\n", short), "test.toml").unwrap();
+    assert_eq!(config.sip.min_se, Duration::from_secs(2));
+    assert_eq!(config.sip.session_expires, Duration::from_secs(4));
+    let off = edit("[sip]\n", "[sip]\nsession-timers = false\n");
+    assert!(!parse(&off, "test.toml").unwrap().sip.session_timers);
+}
+
+#[test]
 fn trunk_names_unique_and_non_empty() {
     let text = edit("name = \"carrier\"", "name = \"  \"");
     assert_invalid(&text, "trunk[0].name", "must not be empty");

@@ -1,7 +1,9 @@
 //! The SIP values sip-control reads itself: INFO DTMF bodies (both content
-//! types), Refer-To values, SDP bodies (codec list, telephone-event) and
-//! dialled numbers (E.164 normalization and DID lookup). Whatever they get,
-//! they return a value or `None`, and what they return is well-formed.
+//! types), Refer-To values and their `Replaces` URI header, `Replaces`,
+//! `Session-Expires`, `Min-SE` and option-tag values, SDP bodies (codec list, telephone-event) and dialled
+//! numbers (E.164 normalization and DID lookup). Whatever they get, they
+//! return a value or `None` (or an error), and what they return is
+//! well-formed.
 //!
 //! Run with `cargo fuzz run sip_values` from `sip-control`.
 #![no_main]
@@ -9,9 +11,11 @@
 use libfuzzer_sys::fuzz_target;
 use sip_control::config::{Did, Numbering, TransferMode};
 use sip_control::signal::info_dtmf::{self, InfoFormat};
-use sip_control::signal::refer::refer_target;
+use sip_control::signal::refer::{refer_replaces, refer_target};
+use sip_control::signal::replaces::Replaces;
 use sip_control::signal::routing::Router;
 use sip_control::signal::sdp_facts;
+use sip_control::signal::session_timer::{lists_timer, parse_min_se, SessionExpires};
 
 fuzz_target!(|data: &[u8]| {
     for format in [InfoFormat::DtmfRelay, InfoFormat::Dtmf] {
@@ -34,6 +38,20 @@ fuzz_target!(|data: &[u8]| {
         assert!(uri.starts_with("sip:") || uri.starts_with("sips:"));
         assert!(!uri.contains('>') && !uri.contains('?'));
     }
+    if let Ok(Some(replaces)) = refer_replaces(text) {
+        check_replaces(&replaces);
+    }
+    if let Ok(replaces) = Replaces::parse(text) {
+        check_replaces(&replaces);
+    }
+    if let Some(se) = SessionExpires::parse(text) {
+        assert!(se.seconds > 0);
+        assert_eq!(SessionExpires::parse(&se.header_value()), Some(se));
+    }
+    if let Some(min_se) = parse_min_se(text) {
+        assert!(min_se > 0);
+    }
+    let _ = lists_timer(text);
     let dids = [Did {
         number: "+1555*".to_owned(),
         platform: "ai".to_owned(),
@@ -52,3 +70,14 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = router.route(&[Some(text), None]);
 });
+
+/// What a parsed `Replaces` gives back parses to the same value, escaped
+/// for a URI header or not.
+fn check_replaces(replaces: &Replaces) {
+    assert!(!replaces.call_id.is_empty() && !replaces.to_tag.is_empty());
+    assert!(!replaces.from_tag.is_empty());
+    assert_eq!(Replaces::parse(&replaces.header_value()).as_ref(), Ok(replaces));
+    let escaped = replaces.uri_header_value();
+    assert!(!escaped.contains([';', '=', '@', '&', '>']));
+    assert_eq!(Replaces::parse_uri_header(&escaped).as_ref(), Ok(replaces));
+}

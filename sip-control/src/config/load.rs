@@ -126,6 +126,10 @@ mod tests {
         let transports: Vec<_> = config.sip.listen.iter().map(|l| l.transport).collect();
         assert_eq!(transports, [Transport::Udp, Transport::Tcp]);
         assert_eq!(config.sip.target_timeout, Duration::from_secs(2));
+        assert!(config.sip.session_timers);
+        assert_eq!(config.sip.session_expires, Duration::from_secs(1800));
+        assert_eq!(config.sip.min_se, Duration::from_secs(90));
+        assert!(!config.sip.short_session_timers);
         let carrier = config.trunk_by_name("carrier").unwrap();
         assert!(carrier.auth.is_none());
         let allow = config.allowlist();

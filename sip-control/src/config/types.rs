@@ -107,6 +107,20 @@ pub struct SipConfig {
     /// (less body than its Content-Length) and the gate drops it.
     #[serde(default = "default_max_message_size")]
     pub max_message_size: usize,
+    /// RFC 4028 session timers on every leg: asked for toward platforms
+    /// and queues, offered to carriers.
+    #[serde(default = "default_true")]
+    pub session_timers: bool,
+    /// The session interval asked for (`Session-Expires`), whole seconds.
+    #[serde(default = "default_session_expires", with = "humantime_serde")]
+    pub session_expires: Duration,
+    /// The shortest interval accepted (`Min-SE`), whole seconds: a
+    /// carrier's INVITE asking for less gets 422.
+    #[serde(default = "default_min_se", with = "humantime_serde")]
+    pub min_se: Duration,
+    /// Lets `min-se` go below RFC 4028's floor of 90 s. For tests only.
+    #[serde(default)]
+    pub short_session_timers: bool,
 }
 
 /// SRTP policy of one side.
@@ -346,6 +360,12 @@ fn default_failover_codes() -> Vec<u16> {
 }
 fn default_max_message_size() -> usize {
     16 * 1024
+}
+fn default_session_expires() -> Duration {
+    Duration::from_secs(1800)
+}
+fn default_min_se() -> Duration {
+    Duration::from_secs(90)
 }
 fn default_algorithms() -> Vec<String> {
     vec!["SHA-256".to_owned(), "MD5".to_owned()]

@@ -17,6 +17,10 @@ const CODECS: [&str; 5] = ["PCMU", "PCMA", "G722", "opus", "telephone-event"];
 const ALGORITHMS: [&str; 2] = ["SHA-256", "MD5"];
 /// Bounds of `sip.target-timeout`.
 const TARGET_TIMEOUT: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(30));
+/// RFC 4028's floor for `Min-SE` (§5), kept unless `short-session-timers`.
+const RFC_MIN_SE: Duration = Duration::from_secs(90);
+/// The longest `session-expires` accepted.
+const MAX_SESSION_EXPIRES: Duration = Duration::from_secs(24 * 3600);
 /// Largest certificate or key file read.
 const MAX_PEM_BYTES: u64 = 1 << 20;
 
@@ -111,6 +115,42 @@ fn check_sip(sip: &SipConfig) -> Check {
         return Err(invalid(
             "sip.target-timeout",
             format!("{:?} is outside {low:?} to {high:?}", sip.target_timeout),
+        ));
+    }
+    check_session_timers(sip)
+}
+
+/// Whole seconds; `min-se` at RFC 4028's floor (unless
+/// `short-session-timers`); `session-expires` from `min-se` to a day.
+fn check_session_timers(sip: &SipConfig) -> Check {
+    for (name, value) in [
+        ("session-expires", sip.session_expires),
+        ("min-se", sip.min_se),
+    ] {
+        if value.subsec_nanos() != 0 || value.is_zero() {
+            return Err(invalid(
+                format!("sip.{name}"),
+                format!("{value:?} is not a whole number of seconds above 0"),
+            ));
+        }
+    }
+    if sip.min_se < RFC_MIN_SE && !sip.short_session_timers {
+        return Err(invalid(
+            "sip.min-se",
+            format!(
+                "{:?} is below RFC 4028's floor of {RFC_MIN_SE:?} \
+                 (`short-session-timers = true` allows it, for tests)",
+                sip.min_se
+            ),
+        ));
+    }
+    if !(sip.min_se..=MAX_SESSION_EXPIRES).contains(&sip.session_expires) {
+        return Err(invalid(
+            "sip.session-expires",
+            format!(
+                "{:?} is outside sip.min-se ({:?}) to {MAX_SESSION_EXPIRES:?}",
+                sip.session_expires, sip.min_se
+            ),
         ));
     }
     Ok(())

@@ -4,9 +4,13 @@
 //! - [`routing`]: DID normalization (E.164) and lookup.
 //! - [`info_dtmf`]: DTMF in SIP INFO bodies, both content types.
 //! - [`sdp_facts`]: codecs and telephone-event in an SDP body.
-//! - [`refer`]: the target URI of a `Refer-To` header.
+//! - [`session_timer`]: RFC 4028 header values, negotiation, a leg's clock.
+//! - [`refer`]: the target URI of a `Refer-To` header, and its `Replaces`.
+//! - [`replaces`]: the RFC 3891 `Replaces` value, escaped or not.
 
 pub mod info_dtmf;
 pub mod refer;
+pub mod replaces;
 pub mod routing;
 pub mod sdp_facts;
+pub mod session_timer;

@@ -6,6 +6,8 @@ use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::prelude::HeadersExt;
 use rsipstack::sip::{Header, Response};
 
+use super::timer::SessionTimer;
+
 /// A SIP leg of a call.
 pub(crate) struct Leg {
     /// The dialog (server role toward the carrier, client role elsewhere).
@@ -20,6 +22,8 @@ pub(crate) struct Leg {
     pub telephone_event: bool,
     /// `carrier`, `platform` or `queue`: for logs and metrics.
     pub role: &'static str,
+    /// Its RFC 4028 session timer, once one is settled.
+    pub timer: Option<SessionTimer>,
 }
 
 impl Leg {

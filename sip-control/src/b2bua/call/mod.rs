@@ -3,15 +3,20 @@
 //!
 //! - [`setup`]: targets in order with failover (timeout, transport error,
 //!   configured final codes), early media, CANCEL from the carrier.
-//! - [`session`]: the established call: BYE, INFO DTMF, re-INVITE.
+//! - [`session`]: the established call: BYE, INFO DTMF, re-INVITE, UPDATE.
 //! - [`transfer`]: REFER from the platform, bridged to a human queue.
 //! - [`ng`]: the NG requests of a call, built from the trunk and platform policy.
 //! - [`leg`]: helpers shared by both legs (headers, SDP bodies).
+//! - [`precheck`]: INVITEs refused before they become calls (`Replaces`,
+//!   a session interval below our `Min-SE`).
+//! - [`timer`]: RFC 4028 session timers on each leg.
 
 mod leg;
 mod ng;
+mod precheck;
 mod session;
 mod setup;
+mod timer;
 mod transfer;
 
 use std::sync::Arc;
@@ -36,6 +41,9 @@ pub(crate) struct CallContext {
 
 /// Runs one call from its INVITE transaction to the end.
 pub async fn run(shared: Arc<Shared>, runtime: Arc<Runtime>, mut tx: Transaction, trunk: usize) {
+    if precheck::refused(&shared, &runtime, &mut tx).await {
+        return;
+    }
     let _active = ActiveCall::new(shared.clone());
     let started = Instant::now();
     let trunk_name = runtime.config.trunks[trunk].name.clone();

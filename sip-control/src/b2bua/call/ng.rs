@@ -130,6 +130,11 @@ impl CallMedia {
             .unwrap_or_default()
     }
 
+    /// Whether `sdp` is what the party with this tag last sent.
+    pub fn was_sent_by(&self, tag: &str, sdp: &[u8]) -> bool {
+        self.sdps().sent_by.get(tag).is_some_and(|last| last == sdp)
+    }
+
     /// The answer of `to_tag` to `from_tag`'s offer; returns the SDP for
     /// `from_tag`'s party.
     pub async fn answer(

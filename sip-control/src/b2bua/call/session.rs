@@ -1,19 +1,23 @@
 //! The answered call: both legs until either hangs up. INFO DTMF is
 //! converted to RFC 4733 through the media node (or relayed), re-INVITEs go
 //! through NG offer/answer, REFER from the platform starts a transfer.
+//! Each leg's session timer (RFC 4028) is refreshed by the requests either
+//! side sends; one that expires ends the call on both legs.
 
 use std::time::{Duration, Instant};
 
 use rsipstack::dialog::dialog::{DialogState, TransactionHandle};
-use rsipstack::sip::{Header, Request, Response, StatusCode};
+use rsipstack::sip::{Header, Method, Request, Response, StatusCode};
 use tokio::sync::oneshot;
 
 use super::leg::{sdp_body, sdp_headers, Leg};
 use super::ng::CallMedia;
+use super::timer::{self, Refusal};
 use super::transfer::{self, TransferOutcome};
 use super::{write_cdr, CallContext};
 use crate::signal::info_dtmf::{self, InfoFormat};
 use crate::signal::sdp_facts;
+use crate::signal::session_timer::TimerPolicy;
 
 /// How often the media node is first asked for the platform's first packet.
 const TTFA_POLL: Duration = Duration::from_millis(20);
@@ -25,7 +29,7 @@ const TTFA_LIMIT: Duration = Duration::from_secs(10);
 /// Answers the carrier with the media node's SDP, then runs the call.
 pub(super) async fn answered(
     mut ctx: CallContext,
-    carrier: Leg,
+    mut carrier: Leg,
     mut platform: Leg,
     response: Response,
     media: CallMedia,
@@ -48,11 +52,17 @@ pub(super) async fn answered(
             return;
         }
     };
-    if let Err(error) = carrier
-        .dialog
-        .accept(Some(sdp_headers()), Some(carrier_sdp))
-    {
+    // The INVITE passed this check before it became a call.
+    let policy = timer::policy(&ctx.runtime.config.sip);
+    let initial = carrier.dialog.initial_request();
+    let settled = timer::answer_request(&initial, policy.as_ref(), Instant::now()).ok();
+    let mut headers = sdp_headers();
+    headers.extend(settled.as_ref().map(|s| s.headers()).unwrap_or_default());
+    if let Err(error) = carrier.dialog.accept(Some(headers), Some(carrier_sdp)) {
         tracing::warn!(call_id = %ctx.cdr.call_id, %error, "cannot answer the carrier");
+    }
+    if let Some(settled) = settled {
+        settled.apply(&mut carrier);
     }
     platform.telephone_event = sdp_body(&response).is_some_and(sdp_facts::has_telephone_event);
     let answered_at = Instant::now();
@@ -74,8 +84,10 @@ async fn run(
     mut ttfa: oneshot::Receiver<Duration>,
 ) {
     let shared = ctx.shared.clone();
+    let policy = timer::policy(&ctx.runtime.config.sip);
     let mut relay_notifies = false;
     let end = loop {
+        let wake = timer::next_wake([&carrier, &platform]);
         tokio::select! {
             event = carrier.next() => match event {
                 None | Some(DialogState::Terminated(..)) => {
@@ -86,7 +98,7 @@ async fn run(
                     relay_info(&mut ctx, &media, &carrier, &platform, request, handle).await;
                 }
                 Some(DialogState::Updated(_, request, handle)) => {
-                    reinvite(&media, &carrier, &platform, request, handle).await;
+                    reinvite(&media, &mut carrier, &mut platform, request, handle, policy.as_ref()).await;
                 }
                 Some(DialogState::Refer(_, _, handle)) => {
                     let _ = handle.reply(StatusCode::Forbidden).await;
@@ -113,7 +125,7 @@ async fn run(
                     relay_info(&mut ctx, &media, &platform, &carrier, request, handle).await;
                 }
                 Some(DialogState::Updated(_, request, handle)) => {
-                    reinvite(&media, &platform, &carrier, request, handle).await;
+                    reinvite(&media, &mut platform, &mut carrier, request, handle, policy.as_ref()).await;
                 }
                 Some(DialogState::Refer(_, request, handle)) => {
                     match transfer::refer(&mut ctx, &media, &mut carrier, &mut platform, request, handle).await {
@@ -137,6 +149,17 @@ async fn run(
             first = &mut ttfa, if !ttfa.is_terminated() => {
                 if let Ok(elapsed) = first {
                     ctx.cdr.ttfa_ms = Some(elapsed.as_millis() as u64);
+                }
+            }
+            () = timer::sleep_until(wake) => {
+                let now = Instant::now();
+                let mut due = timer::service(&mut carrier, &media, now).await;
+                if due.is_ok() {
+                    due = timer::service(&mut platform, &media, now).await;
+                }
+                if let Err(cause) = due {
+                    tokio::join!(end_leg(&carrier), end_leg(&platform));
+                    break cause;
                 }
             }
         }
@@ -257,25 +280,56 @@ async fn forward_request(to: &Leg, request: &Request) -> StatusCode {
     }
 }
 
-/// A re-INVITE from `from` (hold, resume, codec change, session refresh):
-/// new offer through the media node, re-INVITE of `to`, its answer back
-/// through the media node. A re-INVITE without SDP is a session refresh,
-/// answered with the current media unchanged.
+/// Sends a BYE on a leg whose session ended on a timer.
+async fn end_leg(leg: &Leg) {
+    if let Err(error) = leg.dialog.bye().await {
+        tracing::debug!(leg = leg.role, %error, "BYE failed");
+    }
+}
+
+/// A re-INVITE or UPDATE from `from` (hold, resume, codec change, session
+/// refresh): new offer through the media node, re-INVITE of `to`, its
+/// answer back through the media node. Without SDP it is a session
+/// refresh, answered here: a re-INVITE with the current media unchanged,
+/// an UPDATE without a body. Either way the 2xx settles `from`'s session
+/// timer (a `Session-Expires` below our `Min-SE` gets 422), and the
+/// re-INVITE of `to` refreshes `to`'s.
 async fn reinvite(
     media: &CallMedia,
-    from: &Leg,
-    to: &Leg,
+    from: &mut Leg,
+    to: &mut Leg,
     request: Request,
     handle: TransactionHandle,
+    policy: Option<&TimerPolicy>,
 ) {
+    let settled = match timer::answer_request(&request, policy, Instant::now()) {
+        Ok(settled) => settled,
+        Err(Refusal::Malformed) => {
+            let _ = handle.reply(StatusCode::BadRequest).await;
+            return;
+        }
+        Err(Refusal::TooSmall(min_se)) => {
+            let headers = vec![Header::MinSE(min_se.to_string().into())];
+            let _ = handle
+                .respond(StatusCode::SessionIntervalTooSmall, Some(headers), None)
+                .await;
+            return;
+        }
+    };
     if request.body.is_empty() {
-        let _ = handle
-            .respond(
-                StatusCode::OK,
-                Some(sdp_headers()),
-                Some(media.last_sdp_for(&from.ng_tag)),
-            )
-            .await;
+        let (mut headers, body) = if request.method == Method::Update {
+            (Vec::new(), None)
+        } else {
+            (sdp_headers(), Some(media.last_sdp_for(&from.ng_tag)))
+        };
+        headers.extend(settled.headers());
+        if handle
+            .respond(StatusCode::OK, Some(headers), body)
+            .await
+            .is_ok()
+        {
+            settled.apply(from);
+        }
         return;
     }
     let offer = match media.reoffer(&from.ng_tag, &to.ng_tag, &request.body).await {
@@ -286,7 +340,9 @@ async fn reinvite(
             return;
         }
     };
-    let response = match to.dialog.reinvite(Some(sdp_headers()), Some(offer)).await {
+    let mut headers = sdp_headers();
+    headers.extend(timer::refresh_headers(to));
+    let response = match to.dialog.reinvite(Some(headers), Some(offer)).await {
         Ok(Some(response)) => response,
         Ok(None) => {
             let _ = handle.reply(StatusCode::ServerInternalError).await;
@@ -301,15 +357,22 @@ async fn reinvite(
         let _ = handle.reply(response.status_code).await;
         return;
     }
+    timer::after_our_request(to, &response, Instant::now());
     let Some(sdp) = sdp_body(&response) else {
         let _ = handle.reply(StatusCode::ServerInternalError).await;
         return;
     };
     match media.reanswer(&from.ng_tag, &to.ng_tag, sdp).await {
         Ok(answer) => {
-            let _ = handle
-                .respond(StatusCode::OK, Some(sdp_headers()), Some(answer))
-                .await;
+            let mut headers = sdp_headers();
+            headers.extend(settled.headers());
+            if handle
+                .respond(StatusCode::OK, Some(headers), Some(answer))
+                .await
+                .is_ok()
+            {
+                settled.apply(from);
+            }
         }
         Err(error) => {
             tracing::info!(%error, "re-INVITE answer refused by the media node");

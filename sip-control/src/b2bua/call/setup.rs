@@ -14,14 +14,17 @@ use rsipstack::transaction::transaction::Transaction;
 
 use super::leg::{sdp_body, sdp_headers, to_tag, Leg};
 use super::ng::CallMedia;
-use super::{finish_unanswered, session, CallContext};
+use super::{finish_unanswered, session, timer, CallContext};
 use crate::b2bua::uri;
 use crate::signal::sdp_facts;
+use crate::signal::session_timer::TimerPolicy;
 
 /// How one target attempt ended.
 enum Attempt {
     /// 2xx: the new leg and its final response.
-    Answered(Leg, Response),
+    Answered(Box<Leg>, Response),
+    /// 422: the target wants at least this session interval.
+    TooBrief(u32),
     /// Try the next target, for this cause.
     Failover(String),
     /// A final response the carrier gets as is.
@@ -60,6 +63,7 @@ pub(super) async fn run(mut ctx: CallContext, tx: Transaction) {
         ng_tag: carrier_tag,
         telephone_event: sdp_facts::has_telephone_event(&request.body),
         role: "carrier",
+        timer: None,
     };
     {
         let mut dialog = dialog.clone();
@@ -98,12 +102,30 @@ pub(super) async fn run(mut ctx: CallContext, tx: Transaction) {
 
     let platform = &ctx.runtime.config.platforms[platform_index];
     let targets = shared.health.in_order(&platform.targets);
+    let policy = timer::policy(&ctx.runtime.config.sip);
     for target in targets {
-        match attempt(&ctx, &mut carrier, &media, &target).await {
+        let mut outcome = attempt(&ctx, &mut carrier, &media, &target, policy.as_ref()).await;
+        if let (Attempt::TooBrief(min_se), Some(policy)) = (&outcome, policy) {
+            // RFC 4028 §7.4: once more, asking for the target's Min-SE.
+            let raised = TimerPolicy {
+                session_expires: *min_se,
+                min_se: policy.min_se.max(*min_se),
+            };
+            outcome = attempt(&ctx, &mut carrier, &media, &target, Some(&raised)).await;
+        }
+        match outcome {
             Attempt::Answered(leg, response) => {
                 ctx.cdr.target = Some(target);
-                session::answered(ctx, carrier, leg, response, media).await;
+                session::answered(ctx, carrier, *leg, response, media).await;
                 return;
+            }
+            Attempt::TooBrief(_) => {
+                tracing::info!(call_id = %ctx.cdr.call_id, %target, "422 twice; trying the next");
+                ctx.cdr.failovers += 1;
+                shared.metrics.inc(
+                    "sluice_sip_target_failovers_total",
+                    &[("target", target.as_str()), ("cause", "422")],
+                );
             }
             Attempt::Failover(cause) => {
                 tracing::info!(call_id = %ctx.cdr.call_id, %target, %cause, "target failed; trying the next");
@@ -133,9 +155,15 @@ pub(super) async fn run(mut ctx: CallContext, tx: Transaction) {
     finish_unanswered(&shared, &mut ctx.cdr, "all-targets-failed", 503);
 }
 
-/// One INVITE to one target, relaying its provisional responses (with early
-/// media) to the carrier.
-async fn attempt(ctx: &CallContext, carrier: &mut Leg, media: &CallMedia, target: &str) -> Attempt {
+/// One INVITE to one target (asking for a session timer under `policy`),
+/// relaying its provisional responses (with early media) to the carrier.
+async fn attempt(
+    ctx: &CallContext,
+    carrier: &mut Leg,
+    media: &CallMedia,
+    target: &str,
+    policy: Option<&TimerPolicy>,
+) -> Attempt {
     let shared = &ctx.shared;
     let sip = &ctx.runtime.config.sip;
     let Some(mut callee) = uri::parse(target) else {
@@ -161,20 +189,22 @@ async fn attempt(ctx: &CallContext, carrier: &mut Leg, media: &CallMedia, target
     if max_forwards == 0 {
         return Attempt::Final(483);
     }
+    let mut headers = vec![
+        Header::MaxForwards((max_forwards - 1).into()),
+        // RFC 3455: the number the carrier dialled, for the platform.
+        Header::Other(
+            "P-Called-Party-ID".into(),
+            format!("<sip:{}@{}>", ctx.cdr.did, shared.contact.host_with_port),
+        ),
+    ];
+    headers.extend(timer::invite_headers(policy));
     let option = InviteOption {
         caller: from.unwrap_or_else(|| shared.contact.clone()),
         callee,
         content_type: Some("application/sdp".to_owned()),
         offer: Some(media.platform_sdp().to_vec()),
         contact: shared.contact.clone(),
-        headers: Some(vec![
-            Header::MaxForwards((max_forwards - 1).into()),
-            // RFC 3455: the number the carrier dialled, for the platform.
-            Header::Other(
-                "P-Called-Party-ID".into(),
-                format!("<sip:{}@{}>", ctx.cdr.did, shared.contact.host_with_port),
-            ),
-        ]),
+        headers: Some(headers),
         ..InviteOption::default()
     };
     let (sender, states) = shared.dialogs.new_dialog_state_channel();
@@ -191,6 +221,7 @@ async fn attempt(ctx: &CallContext, carrier: &mut Leg, media: &CallMedia, target
         ng_tag: String::new(),
         telephone_event: false,
         role: "platform",
+        timer: None,
     };
     let mut deadline = Instant::now() + sip.target_timeout;
     let mut heard = false;
@@ -210,7 +241,12 @@ async fn attempt(ctx: &CallContext, carrier: &mut Leg, media: &CallMedia, target
                 if response.status_code.kind() == StatusCodeKind::Successful {
                     leg.ng_tag = to_tag(&response).unwrap_or_default();
                     leg.telephone_event = sdp_body(&response).is_some_and(sdp_facts::has_telephone_event);
-                    return Attempt::Answered(leg, response);
+                    leg.timer = timer::from_answer(&response, policy, Instant::now());
+                    return Attempt::Answered(Box::new(leg), response);
+                }
+                let asked = policy.map(|p| p.session_expires);
+                if let Some(min_se) = asked.and_then(|a| timer::retry_interval(&response, a)) {
+                    return Attempt::TooBrief(min_se);
                 }
                 if sip.failover_codes.contains(&code) {
                     return Attempt::Failover(code.to_string());

@@ -13,6 +13,15 @@
 //! With `transfer = "refer"` on the DID and `refer-pass-through` on the
 //! trunk, the REFER goes to the carrier instead; the carrier's NOTIFYs are
 //! relayed to the platform and the carrier ends the call when done.
+//!
+//! An attended transfer (RFC 5589) names the platform's consultation call
+//! with the human in a `Replaces` URI header of the Refer-To. The target
+//! must still be a configured queue; the INVITE to it (or the REFER passed
+//! to the carrier) carries that `Replaces`, so the human's phone swaps its
+//! consultation call for the caller. A malformed `Replaces` gets 400.
+//!
+//! The queue's INVITE asks for a session timer as the platform's does; its
+//! 2xx settles the timer of the leg that replaces the platform's.
 
 use std::time::{Duration, Instant};
 
@@ -23,10 +32,11 @@ use rsipstack::sip::{Header, Request, StatusCode, StatusCodeKind};
 
 use super::leg::{sdp_body, to_tag, Leg};
 use super::ng::CallMedia;
-use super::CallContext;
+use super::{timer, CallContext};
 use crate::b2bua::uri;
 use crate::config::TransferMode;
-use crate::signal::refer::refer_target;
+use crate::signal::refer::{refer_replaces, refer_target};
+use crate::signal::replaces::Replaces;
 use crate::signal::sdp_facts;
 
 /// How long a queue may ring when `ring-timeout` is not set.
@@ -64,6 +74,18 @@ pub(super) async fn refer(
         let _ = handle.reply(StatusCode::BadRequest).await;
         return TransferOutcome::Failed;
     };
+    let replaces = match refer_replaces(refer_to.as_deref().unwrap_or_default()) {
+        Ok(replaces) => replaces,
+        Err(error) => {
+            tracing::info!(call_id = %ctx.cdr.call_id, %target, %error, "REFER with a malformed Replaces");
+            metrics.inc(
+                "sluice_sip_transfers_total",
+                &[("mode", "bridge"), ("result", "bad-replaces")],
+            );
+            let _ = handle.reply(StatusCode::BadRequest).await;
+            return TransferOutcome::Failed;
+        }
+    };
     let did = &ctx.runtime.config.dids[ctx.did];
     let allowed = did.queues.iter().any(|queue| same_target(queue, &target));
     if !allowed {
@@ -77,7 +99,7 @@ pub(super) async fn refer(
     }
     let trunk = &ctx.runtime.config.trunks[ctx.trunk];
     if did.transfer == TransferMode::Refer && trunk.refer_pass_through {
-        let outcome = pass_through(carrier, &request, handle, &target).await;
+        let outcome = pass_through(carrier, &request, handle, &target, replaces.as_ref()).await;
         let result = match outcome {
             TransferOutcome::HandedToCarrier => "accepted",
             _ => "refused",
@@ -92,13 +114,18 @@ pub(super) async fn refer(
     reply_before_notify(handle, StatusCode::Other(202, "Accepted".into())).await;
     notify(platform, 100, "Trying", false).await;
 
-    let outcome = bridge(ctx, media, carrier, platform, &target).await;
+    let outcome = bridge(ctx, media, carrier, platform, &target, replaces.as_ref()).await;
     let result = match &outcome {
         TransferOutcome::Completed(_) => "completed",
         TransferOutcome::Failed | TransferOutcome::HandedToCarrier => "failed",
         TransferOutcome::Ended(_) => "ended",
     };
-    ctx.cdr.transfer = Some(format!("{target}: {result}"));
+    let attended = if replaces.is_some() {
+        " (attended)"
+    } else {
+        ""
+    };
+    ctx.cdr.transfer = Some(format!("{target}: {result}{attended}"));
     metrics.inc(
         "sluice_sip_transfers_total",
         &[("mode", "bridge"), ("result", result)],
@@ -106,17 +133,22 @@ pub(super) async fn refer(
     outcome
 }
 
-/// Sends the REFER on to the carrier and answers the platform with the
-/// carrier's answer.
+/// Sends the REFER on to the carrier (with the `Replaces` of an attended
+/// transfer) and answers the platform with the carrier's answer.
 async fn pass_through(
     carrier: &Leg,
     request: &Request,
     handle: TransactionHandle,
     target: &str,
+    replaces: Option<&Replaces>,
 ) -> TransferOutcome {
-    let Some(uri) = uri::parse(target) else {
+    if uri::parse(target).is_none() {
         let _ = handle.reply(StatusCode::BadRequest).await;
         return TransferOutcome::Failed;
+    }
+    let refer_to = match replaces {
+        Some(replaces) => format!("<{target}?Replaces={}>", replaces.uri_header_value()),
+        None => format!("<{target}>"),
     };
     let referred_by: Vec<Header> = request
         .headers
@@ -124,7 +156,15 @@ async fn pass_through(
         .filter(|h| matches!(h, Header::ReferredBy(_)))
         .cloned()
         .collect();
-    match carrier.dialog.refer(uri, Some(referred_by), None).await {
+    match carrier
+        .dialog
+        .refer(
+            rsipstack::sip::ReferTo::new(refer_to),
+            Some(referred_by),
+            None,
+        )
+        .await
+    {
         Ok(Some(response)) => {
             let accepted = response.status_code.code() < 300;
             reply_before_notify(handle, response.status_code).await;
@@ -145,13 +185,15 @@ async fn pass_through(
     }
 }
 
-/// Calls the queue and, when it answers, moves the carrier's media to it.
+/// Calls the queue (replacing the human's consultation call when the REFER
+/// named one) and, when it answers, moves the carrier's media to it.
 async fn bridge(
     ctx: &mut CallContext,
     media: &CallMedia,
     carrier: &mut Leg,
     platform: &mut Leg,
     target: &str,
+    replaces: Option<&Replaces>,
 ) -> TransferOutcome {
     let shared = ctx.shared.clone();
     let Some(callee) = uri::parse(target) else {
@@ -172,12 +214,18 @@ async fn bridge(
         .ok()
         .and_then(|f| f.uri().ok())
         .unwrap_or_else(|| shared.contact.clone());
+    let policy = timer::policy(&ctx.runtime.config.sip);
+    let mut headers = timer::invite_headers(policy.as_ref());
+    if let Some(replaces) = replaces {
+        headers.push(Header::Replaces(replaces.header_value().into()));
+    }
     let option = InviteOption {
         caller,
         callee,
         content_type: Some("application/sdp".to_owned()),
         offer: Some(offer),
         contact: shared.contact.clone(),
+        headers: Some(headers),
         ..InviteOption::default()
     };
     let (sender, states) = shared.dialogs.new_dialog_state_channel();
@@ -196,6 +244,7 @@ async fn bridge(
         ng_tag: String::new(),
         telephone_event: false,
         role: "queue",
+        timer: None,
     };
     let ring = ctx
         .runtime
@@ -220,6 +269,7 @@ async fn bridge(
                                 queue.ng_tag = tag;
                                 queue.telephone_event =
                                     sdp_body(&response).is_some_and(sdp_facts::has_telephone_event);
+                                queue.timer = timer::from_answer(&response, policy.as_ref(), Instant::now());
                                 if !platform_gone {
                                     notify(platform, 200, "OK", true).await;
                                 }
