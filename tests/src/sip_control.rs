@@ -179,6 +179,18 @@ pub struct SipControl {
 }
 
 impl SipControl {
+    /// Fails the test unless every call of `party`'s SIPp run succeeded,
+    /// showing SIPp's diagnostics and the end of this sip-control's log.
+    #[track_caller]
+    pub fn assert_all_ok(&self, run: &crate::sipp::SippRun, party: &str) {
+        assert!(
+            run.all_ok(),
+            "{party}:\n{}\n{}",
+            run.diagnostics(),
+            self.log_tail(40)
+        );
+    }
+
     /// Writes the config into `dir`, starts sip-control and waits until
     /// its SIP port is bound.
     pub fn start(dir: &TempDir, config: &ControlConfig) -> Self {

@@ -150,12 +150,7 @@ fn two_way_media(test: &str, kind: RelayKind) {
     let to_carrier = Capture::start(&bed.dir, carrier_media, Duration::from_secs(20));
     let started = Instant::now();
     let run = carrier.hold(Duration::from_secs(3)).run(&bed.dir);
-    assert!(
-        run.all_ok(),
-        "carrier:\n{}\n{}",
-        run.diagnostics(),
-        bed.control.log_tail(40)
-    );
+    bed.control.assert_all_ok(&run, "carrier");
     let at_platform = to_platform.finish(&bed.dir, EVENT_PT);
     let at_carrier = to_carrier.finish(&bed.dir, EVENT_PT);
     let platform_run = platform.finish(Duration::from_secs(5));
@@ -213,12 +208,7 @@ fn info_dtmf_becomes_rfc4733(test: &str, kind: RelayKind) {
     let (carrier, carrier_media) = bed.carrier("carrier_uac");
     let to_carrier = Capture::start(&bed.dir, carrier_media, Duration::from_secs(20));
     let run = carrier.hold(Duration::from_secs(3)).run(&bed.dir);
-    assert!(
-        run.all_ok(),
-        "carrier:\n{}\n{}",
-        run.diagnostics(),
-        bed.control.log_tail(40)
-    );
+    bed.control.assert_all_ok(&run, "carrier");
     let at_carrier = to_carrier.finish(&bed.dir, EVENT_PT);
     let platform_run = platform.finish(Duration::from_secs(5));
     assert!(
@@ -266,12 +256,7 @@ fn carrier_rfc4733_digits_reach_the_platform() {
     let (carrier, _) = bed.carrier("carrier_uac_dtmf");
     let to_platform = Capture::start(&bed.dir, platform_media, Duration::from_secs(20));
     let run = carrier.hold(Duration::from_millis(500)).run(&bed.dir);
-    assert!(
-        run.all_ok(),
-        "carrier:\n{}\n{}",
-        run.diagnostics(),
-        bed.control.log_tail(40)
-    );
+    bed.control.assert_all_ok(&run, "carrier");
     let at_platform = to_platform.finish(&bed.dir, EVENT_PT);
     let _ = platform.finish(Duration::from_secs(5));
     let got: Vec<char> = digits(&at_platform)
@@ -304,12 +289,7 @@ fn failover_passes_a_silent_target_and_a_503_target() {
     let (carrier, _) = bed.carrier("carrier_uac");
     let started = Instant::now();
     let run = carrier.hold(Duration::from_millis(500)).run(&bed.dir);
-    assert!(
-        run.all_ok(),
-        "carrier:\n{}\n{}",
-        run.diagnostics(),
-        bed.control.log_tail(40)
-    );
+    bed.control.assert_all_ok(&run, "carrier");
     let cdr = bed.one_cdr();
     assert_eq!(
         cdr["target"],
@@ -383,12 +363,7 @@ fn a_platform_refer_bridges_the_carrier_to_the_human_queue() {
     let (carrier, _) = bed.carrier("carrier_uac");
     let at_queue = Capture::start(&bed.dir, queue_media, Duration::from_secs(20));
     let run = carrier.hold(Duration::from_secs(4)).run(&bed.dir);
-    assert!(
-        run.all_ok(),
-        "carrier:\n{}\n{}",
-        run.diagnostics(),
-        bed.control.log_tail(40)
-    );
+    bed.control.assert_all_ok(&run, "carrier");
     let at_queue = at_queue.finish(&bed.dir, EVENT_PT);
     let platform_run = platform.finish(Duration::from_secs(5));
     assert_eq!(
@@ -520,12 +495,7 @@ fn a_platform_refer_passes_through_to_a_carrier_that_takes_it() {
         .start(&bed.dir);
     let (carrier, _) = bed.carrier("carrier_uac_refer");
     let run = carrier.run(&bed.dir);
-    assert!(
-        run.all_ok(),
-        "carrier:\n{}\n{}",
-        run.diagnostics(),
-        bed.control.log_tail(40)
-    );
+    bed.control.assert_all_ok(&run, "carrier");
     assert_eq!(run.counter("refers"), 1);
     assert!(
         run.message_log()
@@ -561,12 +531,7 @@ fn platform_hold_and_resume_reach_the_carrier_through_the_media_node() {
         .start(&bed.dir);
     let (carrier, _) = bed.carrier("carrier_uac_wait_bye");
     let run = carrier.run(&bed.dir);
-    assert!(
-        run.all_ok(),
-        "carrier:\n{}\n{}",
-        run.diagnostics(),
-        bed.control.log_tail(40)
-    );
+    bed.control.assert_all_ok(&run, "carrier");
     assert_eq!(
         run.counter("reinvites"),
         2,

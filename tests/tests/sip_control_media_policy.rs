@@ -111,12 +111,7 @@ fn early_media_reaches_the_carrier_from_the_media_node_before_the_answer() {
         Duration::from_secs(20),
     );
     let run = carrier.hold(Duration::from_secs(1)).run(&bed.dir);
-    assert!(
-        run.all_ok(),
-        "carrier:\n{}\n{}",
-        run.diagnostics(),
-        bed.control.log_tail(40)
-    );
+    bed.control.assert_all_ok(&run, "carrier");
     assert_eq!(run.counter("early"), 1, "183 with SDP at the carrier");
     let platform_run = platform.finish(Duration::from_secs(5));
     assert!(
@@ -237,12 +232,7 @@ fn a_carrier_cancel_while_the_platform_rings_reaches_the_platform() {
     let (carrier, _) = bed.uac_from("carrier_uac_cancel", LOCALHOST, DID);
     let started = Instant::now();
     let run = carrier.hold(Duration::from_millis(500)).run(&bed.dir);
-    assert!(
-        run.all_ok(),
-        "carrier:\n{}\n{}",
-        run.diagnostics(),
-        bed.control.log_tail(40)
-    );
+    bed.control.assert_all_ok(&run, "carrier");
     assert_eq!(
         run.counter("ringing"),
         1,
@@ -347,12 +337,7 @@ fn sdes_toward_the_platform_and_plain_rtp_toward_the_carrier() {
     std::thread::sleep(Duration::from_millis(1500));
     let counts = packets_by_tag(&mut bed);
     let run = carrier.wait(Duration::from_secs(30));
-    assert!(
-        run.all_ok(),
-        "carrier:\n{}\n{}",
-        run.diagnostics(),
-        bed.control.log_tail(40)
-    );
+    bed.control.assert_all_ok(&run, "carrier");
     let platform_run = platform.finish(Duration::from_secs(5));
     assert!(
         platform_run.all_ok(),

@@ -564,12 +564,7 @@ fn digest_admits_the_right_password_and_refuses_a_wrong_one() {
         .auth_uri(&auth_uri)
         .hold(Duration::from_millis(500))
         .run(&bed.dir);
-    assert!(
-        run.all_ok(),
-        "carrier:\n{}\n{}",
-        run.diagnostics(),
-        bed.control.log_tail(40)
-    );
+    bed.control.assert_all_ok(&run, "carrier");
     assert_eq!(run.counter("challenged"), 1);
     assert_eq!(run.counter("completed"), 1);
     let cdrs = bed.control.wait_cdrs(1, Duration::from_secs(10));
@@ -829,12 +824,7 @@ fn malformed_and_oversize_datagrams_leave_calls_working() {
     );
     let (carrier, _) = bed.uac_from("carrier_uac", CARRIER, DID);
     let run = carrier.hold(Duration::from_millis(500)).run(&bed.dir);
-    assert!(
-        run.all_ok(),
-        "carrier:\n{}\n{}",
-        run.diagnostics(),
-        bed.control.log_tail(40)
-    );
+    bed.control.assert_all_ok(&run, "carrier");
     let platform = platform.finish(Duration::from_secs(5));
     assert_eq!(platform.counter("invites"), 1, "{}", platform.diagnostics());
     assert_eq!(bed.control.metric("sluice_sip_calls_total"), 1.0);

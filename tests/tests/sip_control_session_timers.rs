@@ -87,12 +87,7 @@ fn a_refreshing_carrier_keeps_the_call_until_its_refreshes_stop() {
         .key("se", "4")
         .hold(Duration::from_millis(1500))
         .run(&bed.dir);
-    assert!(
-        run.all_ok(),
-        "carrier:\n{}\n{}",
-        run.diagnostics(),
-        bed.control.log_tail(40)
-    );
+    bed.control.assert_all_ok(&run, "carrier");
     assert_eq!(run.counter("r422"), 1);
     assert_eq!(run.counter("refreshed"), 1);
     assert_eq!(run.counter("completed"), 1, "sip-control sent the BYE");
@@ -148,12 +143,7 @@ fn a_silent_platform_refresher_ends_the_call_and_a_carrier_without_timers_is_ref
     // refreshes it by re-INVITE every 2 s.
     let (carrier, _) = bed.uac_from("carrier_uac_wait_bye", LOCALHOST, DID);
     let run = carrier.run(&bed.dir);
-    assert!(
-        run.all_ok(),
-        "carrier:\n{}\n{}",
-        run.diagnostics(),
-        bed.control.log_tail(40)
-    );
+    bed.control.assert_all_ok(&run, "carrier");
     assert_eq!(run.counter("completed"), 1, "sip-control sent the BYE");
     assert!(
         run.counter("reinvites") >= 1,

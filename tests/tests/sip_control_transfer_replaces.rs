@@ -76,12 +76,7 @@ fn an_attended_refer_reaches_the_queue_with_replaces() {
     let (carrier, _) = bed.uac_from("carrier_uac", IpAddr::V4(Ipv4Addr::LOCALHOST), DID);
     let at_queue = Capture::start(&bed.dir, queue_media, Duration::from_secs(20));
     let run = carrier.hold(Duration::from_secs(4)).run(&bed.dir);
-    assert!(
-        run.all_ok(),
-        "carrier:\n{}\n{}",
-        run.diagnostics(),
-        bed.control.log_tail(40)
-    );
+    bed.control.assert_all_ok(&run, "carrier");
     let at_queue = at_queue.finish(&bed.dir, EVENT_PT);
 
     let platform_run = platform.finish(Duration::from_secs(5));
@@ -147,12 +142,7 @@ fn a_malformed_replaces_is_refused_with_400_and_the_call_goes_on() {
     let queue = Sipp::uas("queue_uas_replaces", addr(queue_port), queue_media).start(&bed.dir);
     let (carrier, _) = bed.uac_from("carrier_uac", IpAddr::V4(Ipv4Addr::LOCALHOST), DID);
     let run = carrier.hold(Duration::from_secs(2)).run(&bed.dir);
-    assert!(
-        run.all_ok(),
-        "carrier:\n{}\n{}",
-        run.diagnostics(),
-        bed.control.log_tail(40)
-    );
+    bed.control.assert_all_ok(&run, "carrier");
     let platform_run = platform.finish(Duration::from_secs(5));
     assert_eq!(platform_run.failed(), 0, "{}", platform_run.diagnostics());
     assert_eq!(platform_run.counter("refer_refused"), 1, "400 to the REFER");
@@ -179,12 +169,7 @@ fn an_invite_replacing_an_unknown_dialog_gets_481() {
     let run = carrier
         .key("replaces", "nosuch@carrier.example;to-tag=a1;from-tag=b1")
         .run(&bed.dir);
-    assert!(
-        run.all_ok(),
-        "carrier:\n{}\n{}",
-        run.diagnostics(),
-        bed.control.log_tail(40)
-    );
+    bed.control.assert_all_ok(&run, "carrier");
     assert_eq!(run.counter("r481"), 1);
     // Refused before it became a call: no CDR, no call counted.
     assert!(bed.control.cdrs().is_empty(), "{:?}", bed.control.cdrs());
