@@ -12,6 +12,8 @@
 use std::borrow::Cow;
 use thiserror::Error;
 
+use crate::signal::grammar::is_token_char;
+
 /// Most parameters accepted in one header value.
 pub const MAX_PARAMS: usize = 32;
 /// Longest parameter name or value accepted, in bytes (a quoted value is
@@ -114,11 +116,6 @@ pub fn quote(value: &str) -> String {
     out
 }
 
-/// RFC 3261 `token` characters.
-fn is_token(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
-}
-
 /// Linear white space, folding included.
 fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
@@ -164,7 +161,9 @@ impl<'a> Parser<'a> {
         if self.peek().is_none() {
             return Err(ParamsError::Empty);
         }
-        let scheme = self.take(is_token).map_err(|_| ParamsError::BadScheme)?;
+        let scheme = self
+            .take(is_token_char)
+            .map_err(|_| ParamsError::BadScheme)?;
         if scheme.is_empty() || self.peek().is_some_and(|b| !is_ws(b)) {
             return Err(ParamsError::BadScheme);
         }
@@ -200,7 +199,7 @@ impl<'a> Parser<'a> {
 
     fn param(&mut self) -> Result<(&'a str, Cow<'a, str>), ParamsError> {
         let at = self.pos;
-        let name = self.take(is_token)?;
+        let name = self.take(is_token_char)?;
         if name.is_empty() {
             return Err(ParamsError::ExpectedName(at));
         }

@@ -8,6 +8,8 @@
 
 use thiserror::Error;
 
+use super::grammar::{generic_param, is_wsp};
+
 /// Longest value accepted, in bytes, once unescaped.
 pub const MAX_LEN: usize = 1024;
 
@@ -73,15 +75,7 @@ impl Replaces {
         }
         let (mut to_tag, mut from_tag, mut early_only) = (None, None, false);
         for part in parts {
-            let (name, value) = match part.split_once('=') {
-                Some((name, value)) => {
-                    (name.trim_matches(is_wsp), Some(value.trim_matches(is_wsp)))
-                }
-                None => (part.trim_matches(is_wsp), None),
-            };
-            if !is_token(name) || value.is_some_and(|v| !is_token(v)) {
-                return Err(ReplacesError::BadParam);
-            }
+            let (name, value) = generic_param(part).ok_or(ReplacesError::BadParam)?;
             let slot = if name.eq_ignore_ascii_case("to-tag") {
                 &mut to_tag
             } else if name.eq_ignore_ascii_case("from-tag") {
@@ -182,22 +176,6 @@ fn is_hvalue_char(b: u8) -> bool {
             b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$' // hnv-unreserved
                 | b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')' // mark
         )
-}
-
-fn is_wsp(c: char) -> bool {
-    c == ' ' || c == '\t'
-}
-
-/// RFC 3261 `token`.
-fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-                )
-        })
 }
 
 /// RFC 3261 `word`.

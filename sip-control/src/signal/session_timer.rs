@@ -5,6 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+use super::grammar::generic_param;
+
 /// Longest value read, in bytes.
 const MAX_LEN: usize = 256;
 /// The most a non-refresher waits past half the interval (RFC 4028 §10).
@@ -91,27 +93,9 @@ fn delta_and_params(value: &str) -> Option<(u32, Params<'_>)> {
     let seconds = delta.parse::<u32>().ok().filter(|&s| s > 0)?;
     let mut params = Vec::new();
     for part in parts {
-        let (name, value) = match part.split_once('=') {
-            Some((name, value)) => (name.trim(), Some(value.trim())),
-            None => (part.trim(), None),
-        };
-        if !is_token(name) || value.is_some_and(|v| !is_token(v)) {
-            return None;
-        }
-        params.push((name, value));
+        params.push(generic_param(part)?);
     }
     Some((seconds, params))
-}
-
-fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-                )
-        })
 }
 
 /// Our numbers, in seconds.
